@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The node's Prometheus metrics, on a registry of its own (several nodes can share a process in
+ * tests). Labels never carry identifiers or record contents.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'alliance_http_requests_total',
+    help: 'HTTP requests by method, route and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'alliance_http_request_duration_seconds',
+    help: 'HTTP request duration by method and route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly graphqlOperations = new Counter({
+    name: 'alliance_graphql_operations_total',
+    help: 'GraphQL operations executed, by operation type.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+  readonly graphqlErrors = new Counter({
+    name: 'alliance_graphql_errors_total',
+    help: 'GraphQL errors returned, by extensions.code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { countRecords: () => Promise<number> }) {
+    const count = opts.countRecords;
+    new Gauge({
+      name: 'alliance_records',
+      help: 'Records this member holds.',
+      registers: [this.registry],
+      async collect() {
+        this.set(await count());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'alliance_' });
+  }
+}

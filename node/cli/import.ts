@@ -1,0 +1,62 @@
+import os from 'node:os';
+import type { Command } from './main.ts';
+import { UsageError } from './errors.ts';
+import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
+import { openStorage } from '../storage/open.ts';
+import { CSV_LIST_SEPARATOR, importFile, type ImportFormat } from '../records/import-file.ts';
+
+export const importCommand: Command = {
+  summary: 'import records from a CSV or JSON Lines file (all or nothing)',
+  usage: `Usage: alliance import FILE [options]
+
+Streams FILE into this node's records in one transaction: every row is stored, or none is. Invalid
+rows are listed (row, line and column) and nothing is imported. Talks to the storage directly; with
+embedded storage, stop the node first (or use the GraphQL importRecords mutation).
+
+CSV: a header row with kind, name and any of status, confidence, categories, brands, notes,
+evidence, external_id, and one column per identifier type (email, phone, url, domain, shop,
+business_id, payment_account, bank_account, ip, device_id, name, address). Cells with several values
+separate them with "${CSV_LIST_SEPARATOR}". JSON Lines: one RecordInput object per line.
+
+Options:
+${STORAGE_USAGE}  --format csv|jsonl     default: from the file extension (.csv, .jsonl, .ndjson)
+  --actor NAME           recorded as who made the change (default cli:<user>)
+  --progress             print progress lines even when stderr is not a terminal
+`,
+  options: { ...STORAGE_OPTIONS, format: { type: 'string' }, actor: { type: 'string' }, progress: { type: 'boolean' } },
+  allowPositionals: true,
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw new UsageError('give exactly one FILE');
+    const format = values.format as string | undefined;
+    if (format !== undefined && format !== 'csv' && format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
+    const config = configFrom(values);
+    const db = await openStorage(config);
+    const tty = process.stderr.isTTY;
+    const showProgress = tty || values.progress === true;
+    const started = performance.now();
+    try {
+      const result = await importFile(db, positionals[0]!, {
+        format: format as ImportFormat | undefined,
+        actor: { sub: (values.actor as string | undefined) ?? `cli:${os.userInfo().username}`, role: 'cli' },
+        onProgress: showProgress
+          ? (n) => {
+              const rate = Math.round(n / ((performance.now() - started) / 1000));
+              process.stderr.write(tty ? `\rimporting: ${n} records (${rate}/s)` : `importing: ${n} records (${rate}/s)\n`);
+            }
+          : undefined,
+      });
+      if (tty && result.imported > 0) process.stderr.write('\n');
+      if (result.errorCount > 0) {
+        for (const e of result.errors) process.stderr.write(`row ${e.row} (line ${e.line}), column ${e.field}: ${e.message}\n`);
+        if (result.errorCount > result.errors.length) process.stderr.write(`... and ${result.errorCount - result.errors.length} more problems\n`);
+        process.stderr.write(`alliance import: ${result.errorCount} problem(s) in ${result.rows} rows; nothing was imported [IMPORT_INVALID]\n`);
+        return 1;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      process.stdout.write(`imported ${result.imported} records in ${seconds.toFixed(2)} s (${Math.round(result.imported / seconds)}/s)\n`);
+      return 0;
+    } finally {
+      await db.close();
+    }
+  },
+};

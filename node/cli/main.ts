@@ -1,0 +1,69 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isAllianceError } from '../errors.ts';
+import { EXIT, UsageError } from './errors.ts';
+import { startCommand } from './start.ts';
+import { migrateCommand } from './migrate.ts';
+import { tokenCommand } from './token.ts';
+import { importCommand } from './import.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  allowPositionals?: boolean;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: startCommand,
+  migrate: migrateCommand,
+  token: tokenCommand,
+  import: importCommand,
+};
+
+function mainHelp(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `Usage: alliance <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "alliance <command> --help" for a command's options.\n`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`alliance: unknown command "${name}"\n\n${mainHelp()}`);
+    return EXIT.usage;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: command.allowPositionals ?? false,
+        strict: true,
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (parsed.values.help) {
+      process.stdout.write(command.usage);
+      return EXIT.ok;
+    }
+    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`alliance ${name}: ${err.message}\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    if (isAllianceError(err)) {
+      process.stderr.write(`alliance ${name}: ${err.message} [${err.code}]\n`);
+      return EXIT.failure;
+    }
+    process.stderr.write(`alliance ${name}: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,29 @@
+import type { Command } from './main.ts';
+import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
+import { openStorage } from '../storage/open.ts';
+import { migrate } from '../storage/migrate.ts';
+
+export const migrateCommand: Command = {
+  summary: 'apply pending database migrations (also done by start)',
+  usage: `Usage: alliance migrate [options]
+
+Applies the SQL migrations not yet applied, in order, in one transaction. Safe to run twice and from
+several processes at once.
+
+Options:
+${STORAGE_USAGE}`,
+  options: { ...STORAGE_OPTIONS },
+  async run(values) {
+    const config = configFrom(values);
+    const db = await openStorage(config, { migrate: false });
+    try {
+      const result = await migrate(db);
+      process.stdout.write(
+        result.applied.length ? `applied migrations ${result.applied.join(', ')}; schema at ${result.current}\n` : `schema up to date at ${result.current}\n`,
+      );
+    } finally {
+      await db.close();
+    }
+    return 0;
+  },
+};

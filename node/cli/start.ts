@@ -1,0 +1,60 @@
+import type { Command } from './main.ts';
+import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
+import { createLogger } from '../log.ts';
+import { startNode, BOOTSTRAP_TOKEN_TTL_SECONDS } from '../node.ts';
+
+export const startCommand: Command = {
+  summary: 'run the node (GraphQL API over this member\'s storage)',
+  usage: `Usage: alliance start [options]
+
+Runs the node until SIGINT or SIGTERM. Prints one line with the GraphQL URL when ready; on a fresh data
+directory it also prints a short-lived admin token. Logs go to stderr as JSON.
+
+Options:
+${STORAGE_USAGE}  --http HOST:PORT       HTTP listen address (env ALLIANCE_HTTP, default 127.0.0.1:4000)
+  --p2p MULTIADDR        libp2p listen address (env ALLIANCE_P2P, default /ip4/0.0.0.0/tcp/4001)
+  --genesis FILE         roster genesis file (env ALLIANCE_GENESIS)
+  --log-level LEVEL      fatal|error|warn|info|debug|trace|silent (env ALLIANCE_LOG_LEVEL, default info)
+`,
+  options: {
+    ...STORAGE_OPTIONS,
+    http: { type: 'string' },
+    p2p: { type: 'string' },
+    genesis: { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  async run(values) {
+    const config = configFrom(values);
+    const logger = createLogger(config.logLevel);
+    const node = await startNode(config, logger);
+    process.stdout.write(`alliance-node ready: GraphQL at ${node.graphqlUrl} (storage: ${node.db.kind === 'pg' ? 'PostgreSQL' : `embedded, ${config.dataDir}`})\n`);
+    if (node.bootstrapToken) {
+      process.stdout.write(
+        `New data directory: admin token, valid ${BOOTSTRAP_TOKEN_TTL_SECONDS / 60} minutes (later: alliance token --role admin):\n${node.bootstrapToken}\n`,
+      );
+    }
+    logger.info({ url: node.graphqlUrl, storage: node.db.kind }, 'node started');
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'stopping');
+        node.stop().then(
+          () => {
+            logger.info('stopped');
+            logger.flush();
+            resolve();
+          },
+          (err: unknown) => {
+            logger.error({ err }, 'error while stopping');
+            logger.flush();
+            process.exitCode = 1;
+            resolve();
+          },
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return process.exitCode === 1 ? 1 : 0;
+  },
+};

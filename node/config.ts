@@ -1,0 +1,203 @@
+import path from 'node:path';
+import { AllianceError } from './errors.ts';
+
+/**
+ * The node's whole configuration in one typed place. Precedence: command-line flags, then
+ * environment variables, then the defaults documented here (and in the README's Configuration table).
+ */
+export interface Config {
+  /** Keys, the embedded database and the lock file live here. Env `ALLIANCE_DATA_DIR`, default `./data`. */
+  dataDir: string;
+  /** PostgreSQL connection string; unset means embedded PGlite in `<dataDir>/pgdata`. Env `DATABASE_URL`. */
+  databaseUrl: string | undefined;
+  /** HTTP listen address. Env `ALLIANCE_HTTP`, default `127.0.0.1:4000`. */
+  http: { host: string; port: number };
+  /** libp2p listen multiaddr. Env `ALLIANCE_P2P`, default `/ip4/0.0.0.0/tcp/4001`. */
+  p2p: string;
+  /** Roster genesis file. Env `ALLIANCE_GENESIS`, default none (development alliance). */
+  genesis: string | undefined;
+  /** pino level. Env `ALLIANCE_LOG_LEVEL`, default `info`. */
+  logLevel: LogLevel;
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  /** Largest pool of PostgreSQL connections. Env `ALLIANCE_DB_POOL`, default 10. */
+  dbPoolSize: number;
+}
+
+export interface AuthConfig {
+  /** `iss` of tokens this node issues and accepts. Env `ALLIANCE_TOKEN_ISSUER`, default `alliance-node`. */
+  issuer: string;
+  /** `aud` required in every token. Env `ALLIANCE_TOKEN_AUDIENCE`, default `alliance-api`. */
+  audience: string;
+  /** External identity provider's JWKS URL. Env `ALLIANCE_JWKS_URL`, default none. */
+  jwksUrl: string | undefined;
+  /** Issuer pinned for the external provider; required with `jwksUrl`. Env `ALLIANCE_JWKS_ISSUER`. */
+  jwksIssuer: string | undefined;
+  /** Algorithms accepted from the external provider. Env `ALLIANCE_JWKS_ALGORITHMS`, default `RS256,ES256,EdDSA`. */
+  jwksAlgorithms: string[];
+  /** Claim holding the role(s) in external tokens. Env `ALLIANCE_JWKS_ROLE_CLAIM`, default `roles`. */
+  jwksRoleClaim: string;
+}
+
+export interface LimitsConfig {
+  /** Largest HTTP request body in bytes. Env `ALLIANCE_MAX_BODY_BYTES`, default 8 MiB. */
+  bodyBytes: number;
+  /** Deepest GraphQL selection. Env `ALLIANCE_MAX_DEPTH`, default 10. */
+  queryDepth: number;
+  /** Most aliases in one document. Env `ALLIANCE_MAX_ALIASES`, default 30. */
+  aliases: number;
+  /** Most lexical tokens in one document. Env `ALLIANCE_MAX_TOKENS`, default 5000. */
+  tokens: number;
+  /** Highest computed query cost. Env `ALLIANCE_MAX_COST`, default 5000. */
+  cost: number;
+  /** Most records per `importRecords` call. Env `ALLIANCE_MAX_IMPORT`, default 5000. */
+  importRecords: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const DEFAULTS = {
+  dataDir: './data',
+  http: '127.0.0.1:4000',
+  p2p: '/ip4/0.0.0.0/tcp/4001',
+  logLevel: 'info',
+  issuer: 'alliance-node',
+  audience: 'alliance-api',
+  jwksAlgorithms: 'RS256,ES256,EdDSA',
+  jwksRoleClaim: 'roles',
+  bodyBytes: 8 * 1024 * 1024,
+  queryDepth: 10,
+  aliases: 30,
+  tokens: 5000,
+  cost: 5000,
+  importRecords: 5000,
+  dbPoolSize: 10,
+} as const;
+
+export class ConfigError extends AllianceError {
+  constructor(setting: string, message: string) {
+    super('CONFIG_INVALID', `invalid setting ${setting}: ${message}`, { setting });
+  }
+}
+
+/** Values given on the command line; `undefined` means "not given", so env or default applies. */
+export interface ConfigFlags {
+  dataDir?: string | undefined;
+  http?: string | undefined;
+  p2p?: string | undefined;
+  genesis?: string | undefined;
+  databaseUrl?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const pick = (flag: string | undefined, envName: string): string | undefined => {
+    if (flag !== undefined) return flag;
+    const v = env[envName];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const dataDir = path.resolve(pick(flags.dataDir, 'ALLIANCE_DATA_DIR') ?? DEFAULTS.dataDir);
+  const databaseUrl = pick(flags.databaseUrl, 'DATABASE_URL');
+  if (databaseUrl !== undefined) parseDatabaseUrl(databaseUrl);
+
+  const logLevel = (pick(flags.logLevel, 'ALLIANCE_LOG_LEVEL') ?? DEFAULTS.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('ALLIANCE_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const jwksUrl = pick(undefined, 'ALLIANCE_JWKS_URL');
+  const jwksIssuer = pick(undefined, 'ALLIANCE_JWKS_ISSUER');
+  if (jwksUrl !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(jwksUrl);
+    } catch {
+      throw new ConfigError('ALLIANCE_JWKS_URL', `"${jwksUrl}" is not a URL`);
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+      throw new ConfigError('ALLIANCE_JWKS_URL', 'must be an http(s) URL');
+    }
+    if (jwksIssuer === undefined) {
+      throw new ConfigError('ALLIANCE_JWKS_ISSUER', 'is required when ALLIANCE_JWKS_URL is set (the issuer is pinned)');
+    }
+  }
+
+  const int = (envName: string, def: number, min: number, max: number): number => {
+    const raw = pick(undefined, envName);
+    if (raw === undefined) return def;
+    if (!/^\d+$/.test(raw)) throw new ConfigError(envName, `"${raw}" is not a whole number`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(envName, `${n} is outside ${min}..${max}`);
+    return n;
+  };
+
+  const jwksAlgorithms = (pick(undefined, 'ALLIANCE_JWKS_ALGORITHMS') ?? DEFAULTS.jwksAlgorithms)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const alg of jwksAlgorithms) {
+    // Symmetric and unsigned algorithms would let anyone who knows the JWKS forge tokens.
+    if (alg === 'none' || alg.startsWith('HS')) {
+      throw new ConfigError('ALLIANCE_JWKS_ALGORITHMS', `${alg} is not allowed: only asymmetric algorithms`);
+    }
+  }
+
+  return {
+    dataDir,
+    databaseUrl,
+    http: parseHostPort(pick(flags.http, 'ALLIANCE_HTTP') ?? DEFAULTS.http, flags.http !== undefined ? '--http' : 'ALLIANCE_HTTP'),
+    p2p: parseMultiaddr(pick(flags.p2p, 'ALLIANCE_P2P') ?? DEFAULTS.p2p, flags.p2p !== undefined ? '--p2p' : 'ALLIANCE_P2P'),
+    genesis: pick(flags.genesis, 'ALLIANCE_GENESIS'),
+    logLevel,
+    auth: {
+      issuer: pick(undefined, 'ALLIANCE_TOKEN_ISSUER') ?? DEFAULTS.issuer,
+      audience: pick(undefined, 'ALLIANCE_TOKEN_AUDIENCE') ?? DEFAULTS.audience,
+      jwksUrl,
+      jwksIssuer,
+      jwksAlgorithms,
+      jwksRoleClaim: pick(undefined, 'ALLIANCE_JWKS_ROLE_CLAIM') ?? DEFAULTS.jwksRoleClaim,
+    },
+    limits: {
+      bodyBytes: int('ALLIANCE_MAX_BODY_BYTES', DEFAULTS.bodyBytes, 1024, 1024 * 1024 * 1024),
+      queryDepth: int('ALLIANCE_MAX_DEPTH', DEFAULTS.queryDepth, 2, 100),
+      aliases: int('ALLIANCE_MAX_ALIASES', DEFAULTS.aliases, 0, 10_000),
+      tokens: int('ALLIANCE_MAX_TOKENS', DEFAULTS.tokens, 50, 1_000_000),
+      cost: int('ALLIANCE_MAX_COST', DEFAULTS.cost, 10, 10_000_000),
+      importRecords: int('ALLIANCE_MAX_IMPORT', DEFAULTS.importRecords, 1, 1_000_000),
+    },
+    dbPoolSize: int('ALLIANCE_DB_POOL', DEFAULTS.dbPoolSize, 1, 1000),
+  };
+}
+
+export function parseHostPort(value: string, setting: string): { host: string; port: number } {
+  // Accept "host:port", "[v6]:port" and a bare ":port" / "port" (all interfaces of the default host).
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d+)$/.exec(value);
+  if (!m) throw new ConfigError(setting, `"${value}" is not HOST:PORT`);
+  const host = m[1] ?? (m[2] || '127.0.0.1');
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(setting, `port ${port} is above 65535`);
+  return { host, port };
+}
+
+function parseMultiaddr(value: string, setting: string): string {
+  if (!/^(\/[a-z0-9-]+\/[^/]+)+$/i.test(value)) {
+    throw new ConfigError(setting, `"${value}" is not a multiaddr such as /ip4/0.0.0.0/tcp/4001`);
+  }
+  return value;
+}
+
+function parseDatabaseUrl(value: string): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/db)');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `scheme ${u.protocol} is not postgres: or postgresql:`);
+  }
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { Database, Queryable, QueryResult } from './database.ts';
+import { InFlight, StorageError } from './database.ts';
+import { DirLock } from './lockfile.ts';
+
+export interface PgliteOptions {
+  /** Directory of the database files; undefined means in memory (tests). */
+  dataDir?: string | undefined;
+}
+
+/** Opens embedded PostgreSQL. A data directory is locked for this process until `close()`. */
+export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
+  let lock: DirLock | undefined;
+  if (opts.dataDir !== undefined) {
+    fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    lock = DirLock.acquire(path.join(opts.dataDir, '..', `${path.basename(opts.dataDir)}.lock`));
+  }
+  try {
+    const db = opts.dataDir === undefined ? await PGlite.create() : await PGlite.create(opts.dataDir);
+    return new PgliteDatabase(db, lock);
+  } catch (err) {
+    lock?.release();
+    throw new StorageError('STORAGE_UNAVAILABLE', `cannot open the embedded database: ${(err as Error).message}`, {}, { cause: err });
+  }
+}
+
+function wrap(db: Pick<PGlite, 'query' | 'exec'>): Queryable {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const res = await db.query<R>(sql, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await db.exec(sql);
+    },
+  };
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly #db: PGlite;
+  readonly #lock: DirLock | undefined;
+  readonly #inFlight = new InFlight();
+  readonly #q: Queryable;
+
+  constructor(db: PGlite, lock: DirLock | undefined) {
+    this.#db = db;
+    this.#lock = lock;
+    this.#q = wrap(db);
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.#inFlight.run(() => this.#q.query<R>(sql, params));
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#inFlight.run(() => this.#q.exec(sql));
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.#inFlight.run(() => this.#db.transaction((tx) => fn(wrap(tx))));
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.#inFlight.closing) return;
+    await this.#inFlight.drain();
+    try {
+      await this.#db.close();
+    } finally {
+      this.#lock?.release();
+    }
+  }
+}

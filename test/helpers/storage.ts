@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Database } from '../../node/storage/database.ts';
+import { openPg } from '../../node/storage/pg.ts';
+import { openPglite } from '../../node/storage/pglite.ts';
+import { migrate } from '../../node/storage/migrate.ts';
+
+/** Every storage test runs against both adapters. */
+export const STORAGES = ['pglite', 'pg'] as const;
+export type StorageKind = (typeof STORAGES)[number];
+
+/** Server for PostgreSQL tests; each test database is created fresh on it and dropped after. */
+export const PG_ADMIN_URL = process.env.ALLIANCE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
+export async function createPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `alliance_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface TestDb {
+  db: Database;
+  /** PostgreSQL URL of this database (pg only). */
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database of the given kind: PGlite in memory, or a new PostgreSQL database. */
+export async function openTestDb(kind: StorageKind, opts: { migrate?: boolean } = {}): Promise<TestDb> {
+  if (kind === 'pglite') {
+    const db = await openPglite();
+    if (opts.migrate !== false) await migrate(db);
+    return { db, url: undefined, close: () => db.close() };
+  }
+  const { url, drop } = await createPgDatabase();
+  const db = await openPg({ connectionString: url, max: 4 });
+  if (opts.migrate !== false) await migrate(db);
+  return {
+    db,
+    url,
+    async close() {
+      await db.close();
+      await drop();
+    },
+  };
+}
