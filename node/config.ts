@@ -48,7 +48,10 @@ export interface LimitsConfig {
   aliases: number;
   /** Most lexical tokens in one document. Env `ALLIANCE_MAX_TOKENS`, default 5000. */
   tokens: number;
-  /** Highest computed query cost. Env `ALLIANCE_MAX_COST`, default 5000. */
+  /**
+   * Most field values one operation may resolve, lists counted at the page size asked for (a full
+   * page of 500 records with every field is about 15,000). Env `ALLIANCE_MAX_COST`, default 20000.
+   */
   cost: number;
   /** Most records per `importRecords` call. Env `ALLIANCE_MAX_IMPORT`, default 5000. */
   importRecords: number;
@@ -70,10 +73,13 @@ export const DEFAULTS = {
   queryDepth: 10,
   aliases: 30,
   tokens: 5000,
-  cost: 5000,
+  cost: 20_000,
   importRecords: 5000,
   dbPoolSize: 10,
 } as const;
+
+/** Signature algorithms an external identity provider may use: asymmetric only, as JOSE names them. */
+export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 
 export class ConfigError extends AllianceError {
   constructor(setting: string, message: string) {
@@ -102,11 +108,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 
   const dataDir = path.resolve(pick(flags.dataDir, 'ALLIANCE_DATA_DIR') ?? DEFAULTS.dataDir);
   const databaseUrl = pick(flags.databaseUrl, 'DATABASE_URL');
-  if (databaseUrl !== undefined) parseDatabaseUrl(databaseUrl);
+  if (databaseUrl !== undefined) parseDatabaseUrl(databaseUrl, flags.databaseUrl !== undefined ? '--database-url' : 'DATABASE_URL');
 
   const logLevel = (pick(flags.logLevel, 'ALLIANCE_LOG_LEVEL') ?? DEFAULTS.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError('ALLIANCE_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+    throw new ConfigError(flags.logLevel !== undefined ? '--log-level' : 'ALLIANCE_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
 
   const jwksUrl = pick(undefined, 'ALLIANCE_JWKS_URL');
@@ -139,10 +145,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  if (jwksAlgorithms.length === 0) throw new ConfigError('ALLIANCE_JWKS_ALGORITHMS', `lists no algorithm (use some of ${JWKS_ALGORITHMS.join(', ')})`);
   for (const alg of jwksAlgorithms) {
     // Symmetric and unsigned algorithms would let anyone who knows the JWKS forge tokens.
-    if (alg === 'none' || alg.startsWith('HS')) {
-      throw new ConfigError('ALLIANCE_JWKS_ALGORITHMS', `${alg} is not allowed: only asymmetric algorithms`);
+    if (!(JWKS_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new ConfigError('ALLIANCE_JWKS_ALGORITHMS', `${alg} is not allowed: only the asymmetric algorithms ${JWKS_ALGORITHMS.join(', ')}`);
     }
   }
 
@@ -174,12 +181,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 }
 
 export function parseHostPort(value: string, setting: string): { host: string; port: number } {
-  // Accept "host:port", "[v6]:port" and a bare ":port" / "port" (all interfaces of the default host).
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d+)$/.exec(value);
+  // Accept "host:port", "[v6]:port" and a bare ":port" / "port" (on the default host, 127.0.0.1).
+  const m = /^\[([^\]\s]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]\s]*):(\d+)$/.exec(value) ?? /^()(\d+)$/.exec(value);
   if (!m) throw new ConfigError(setting, `"${value}" is not HOST:PORT`);
-  const host = m[1] ?? (m[2] || '127.0.0.1');
-  const port = Number(m[3]);
-  if (port > 65535) throw new ConfigError(setting, `port ${port} is above 65535`);
+  const host = m[1] || '127.0.0.1';
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(setting, `port ${m[2]} is above 65535`);
   return { host, port };
 }
 
@@ -190,14 +197,14 @@ function parseMultiaddr(value: string, setting: string): string {
   return value;
 }
 
-function parseDatabaseUrl(value: string): void {
+function parseDatabaseUrl(value: string, setting: string): void {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/db)');
+    throw new ConfigError(setting, 'is not a URL (expected postgres://user@host:5432/db)');
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new ConfigError('DATABASE_URL', `scheme ${u.protocol} is not postgres: or postgresql:`);
+    throw new ConfigError(setting, `scheme ${u.protocol} is not postgres: or postgresql:`);
   }
 }

@@ -7,9 +7,10 @@ import { RecordValidationError } from '../records/model.ts';
  * The `extensions.code` values clients may see. Stable: clients switch on them.
  * - UNAUTHENTICATED: no token, or a token that is malformed, expired, for another audience or issuer.
  * - FORBIDDEN: the token's role may not use the field.
- * - BAD_USER_INPUT: an argument is invalid; `extensions.problems` (or `rows` for imports) says where.
+ * - BAD_USER_INPUT: an argument or variable is invalid; `extensions.problems` (or `rows` for imports) says where.
  * - NOT_FOUND, CONFLICT: the record does not exist, or changed since it was read.
- * - BAD_REQUEST: the HTTP request itself is malformed (body not JSON, not a GraphQL request).
+ * - BAD_REQUEST: the HTTP request itself is malformed (body not JSON, not a GraphQL request, batched,
+ *   too large, blocked as a possible CSRF, a mutation sent with GET).
  * - GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED: the document is not valid GraphQL for this schema.
  * - QUERY_TOO_COMPLEX: the document exceeds a depth, alias, token or cost limit.
  * - INTERNAL_SERVER_ERROR: anything else; details are only in the node's log, under `requestId`.
@@ -43,42 +44,98 @@ interface Serialisable {
   extensions: Record<string, unknown>;
 }
 
+/** Codes a deliberately raised GraphQLError may carry through to the client unchanged. */
+const PASS_THROUGH = new Set<string>([...EXPOSED, 'QUERY_TOO_COMPLEX']);
+
 /**
  * Turns one error into what the client sees. Errors the node raised on purpose keep their message and
- * code; GraphQL's own parse and validation errors keep their message (it is about the client's
- * document); anything else is masked and logged with the request id, which the client also gets.
+ * code; GraphQL's own parse, validation and variable errors keep their message (it is about the
+ * client's document); anything else is masked and logged with the request id, which the client also
+ * gets.
  */
 export function maskError(error: GraphQLError, requestId: string, log: FastifyBaseLogger): Serialisable {
-  const original = error.originalError;
   const base = { locations: error.locations, path: error.path };
+  // graphql-js wraps errors (resolver errors get a location, variable errors a prefix naming the
+  // variable): the innermost GraphQLError and its non-GraphQL cause say what really happened.
+  const inner = innermost(error);
+  const cause = inner.originalError;
 
-  if (original && isAllianceError(original) && EXPOSED.has(original.code)) {
-    const extensions: Record<string, unknown> = { code: original.code, requestId };
-    if (original instanceof RecordValidationError) extensions.problems = original.problems;
-    else if (original.details) Object.assign(extensions, publicDetails(original.details));
-    return { message: original.message, ...base, extensions };
+  if (cause && isAllianceError(cause) && EXPOSED.has(cause.code)) {
+    const extensions: Record<string, unknown> = { code: cause.code, requestId };
+    if (cause instanceof RecordValidationError) extensions.problems = cause.problems;
+    else if (cause.details) Object.assign(extensions, publicDetails(cause.details));
+    return { message: cause.message, ...base, extensions };
   }
-  if (original instanceof GraphQLError) return maskError(original, requestId, log);
 
-  const code = typeof error.extensions?.code === 'string' ? error.extensions.code : undefined;
-  if (!original || isMercuriusClientError(original)) {
-    // Produced by graphql-js or mercurius while parsing/validating the client's document.
-    const known = code && (API_ERROR_CODES as readonly string[]).includes(code) ? code : classify(error.message);
+  const given = codeOf(inner) ?? codeOf(error);
+  if (!cause && given && PASS_THROUGH.has(given)) {
+    // Raised on purpose with a client-facing code (scalar parsing, document limits). The outer
+    // message is kept: graphql-js prefixes it with the variable or argument it is about.
+    return { message: error.message, ...base, extensions: { ...inner.extensions, code: given, requestId } };
+  }
+
+  if (cause && isMercuriusClientError(cause)) {
+    if ((cause as { code?: unknown }).code === 'MER_ERR_GQL_QUERY_DEPTH') {
+      return { message: depthMessage(cause.message), ...base, extensions: { code: 'QUERY_TOO_COMPLEX', requestId } };
+    }
+    if (cause instanceof SyntaxError) {
+      // A GET request's `variables` or `extensions` parameter that is not JSON.
+      return { message: `a request parameter is not valid JSON: ${cause.message}`, ...base, extensions: { code: 'BAD_REQUEST', requestId } };
+    }
+    return { message: error.message, ...base, extensions: { code: classify(error.message), requestId } };
+  }
+
+  const status = (cause as { statusCode?: unknown } | undefined)?.statusCode;
+  if (cause && typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's and mercurius' own request errors (body not JSON, body not a GraphQL request, CSRF):
+    // about the HTTP request only.
+    return { message: cause.message, ...base, extensions: { code: 'BAD_REQUEST', requestId } };
+  }
+
+  if (!cause && error.path === undefined) {
+    // Produced by graphql-js while parsing or validating the client's document or its variables.
+    const known = given && (API_ERROR_CODES as readonly string[]).includes(given) ? given : classify(error.message);
     return { message: error.message, ...base, extensions: { ...error.extensions, code: known, requestId } };
   }
 
-  const status = (original as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own request errors (body not JSON, body not a GraphQL request): about the request only.
-    return { message: original.message, ...base, extensions: { code: 'BAD_REQUEST', requestId } };
-  }
-
-  log.error({ err: original, requestId, path: error.path }, 'internal error in GraphQL resolver');
+  // Anything else: a bug, a database error, a non-null field that resolved to null, ...
+  log.error({ err: cause ?? inner, requestId, path: error.path }, 'internal error in GraphQL request');
   return {
     message: `internal error; quote request id ${requestId} to the node operator`,
     ...base,
     extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
   };
+}
+
+/** The HTTP status a request-level error asks for (Fastify and mercurius errors carry one). */
+export function requestErrorStatus(error: GraphQLError): number | undefined {
+  const status = (innermost(error).originalError as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+/**
+ * Whether `err` is a GraphQLError. Structural as well as `instanceof`: mercurius loads graphql-js as
+ * CommonJS, and a bundler or test runner may hand our ESM modules a second copy of it.
+ */
+export function isGraphQLError(err: unknown): err is GraphQLError {
+  return err instanceof GraphQLError || (err instanceof Error && err.name === 'GraphQLError' && 'extensions' in err && 'locations' in err);
+}
+
+/** Follows `originalError` through wrapping GraphQLErrors to the innermost one. */
+function innermost(error: GraphQLError): GraphQLError {
+  let inner = error;
+  for (let i = 0; i < 10 && isGraphQLError(inner.originalError) && inner.originalError !== inner; i++) inner = inner.originalError;
+  return inner;
+}
+
+function codeOf(error: GraphQLError): string | undefined {
+  const code = error.extensions?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function depthMessage(message: string): string {
+  const m = /query depth \((\d+)\) exceeds the query depth limit of (\d+)/.exec(message);
+  return m ? `Depth limit of ${m[2]} exceeded: the document is ${m[1]} levels deep.` : message.replace(/`/g, '');
 }
 
 function publicDetails(details: Record<string, unknown>): Record<string, unknown> {
@@ -94,6 +151,8 @@ function isMercuriusClientError(err: Error): boolean {
 
 function classify(message: string): ApiErrorCode {
   if (message.startsWith('Syntax Error')) return 'GRAPHQL_PARSE_FAILED';
+  // Variable values that do not fit their declared type: the document is fine, the input is not.
+  if (/^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/.test(message)) return 'BAD_USER_INPUT';
   return 'GRAPHQL_VALIDATION_FAILED';
 }
 

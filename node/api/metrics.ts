@@ -36,10 +36,15 @@ export class ApiMetrics {
     const count = opts.countRecords;
     new Gauge({
       name: 'alliance_records',
-      help: 'Records this member holds.',
+      help: 'Records this member holds (NaN while the database cannot be read).',
       registers: [this.registry],
+      // An unreachable database must not fail the whole scrape: the count is then NaN (unknown).
       async collect() {
-        this.set(await count());
+        try {
+          this.set(await count());
+        } catch {
+          this.set(Number.NaN);
+        }
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'alliance_' });

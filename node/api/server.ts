@@ -8,8 +8,8 @@ import type { Database } from '../storage/database.ts';
 import { RecordStore } from '../records/store.ts';
 import { AuthError, allowed, type Role, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
-import { maskError } from './errors.ts';
-import { checkTokenLimit, limitValidationRules } from './limits.ts';
+import { isGraphQLError, maskError, requestErrorStatus } from './errors.ts';
+import { checkTokenLimit, limitValidationRules, operationCost, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { recordResolvers } from './resolvers/records.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
@@ -45,6 +45,18 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     return503OnClosing: true,
   });
 
+  // Graceful stop: the server stops listening and closes idle connections at once, but a keep-alive
+  // connection busy with a request would then stay open, idle, until its keep-alive timeout (72 s):
+  // responses finished while closing ask the client to close the connection instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     (req as FastifyRequest & { startedAt?: bigint }).startedAt = process.hrtime.bigint();
@@ -56,12 +68,12 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     if (started) metrics.httpDuration.observe({ method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
   });
 
-  // Bodies that are not JSON, or not an object, get a GraphQL-shaped 400 rather than a generic one.
+  // Errors outside /graphql (which mercurius formats through errorFormatter) get the same shape and codes.
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
     const message = status === 500 ? `internal error; quote request id ${req.id} to the node operator` : err.message;
-    const code = status === 500 ? 'INTERNAL_SERVER_ERROR' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+    const code = status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
     void reply.code(status).send({ errors: [{ message, extensions: { code, requestId: req.id } }] });
   });
 
@@ -80,11 +92,28 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   });
 
   await app.register(async (gql) => {
-    gql.addHook('onRequest', async (req, reply) => authenticate(req, reply, verifyToken));
-    // GraphQL over HTTP lets clients send `"extensions": null`; mercurius' body schema wants an object.
+    gql.addHook('onRequest', async (req, reply) => {
+      req.graphqlMediaType = negotiateMediaType(req.headers.accept);
+      return authenticate(req, reply, verifyToken);
+    });
+    // Responses use the media type the client asked for (GraphQL over HTTP: application/graphql-response+json
+    // when accepted, else application/json); the body is the same JSON.
+    gql.addHook('onSend', async (req, reply, payload) => {
+      const type = reply.getHeader('content-type');
+      if (req.graphqlMediaType === GRAPHQL_RESPONSE_TYPE && typeof type === 'string' && type.startsWith(JSON_TYPE)) {
+        reply.header('content-type', `${GRAPHQL_RESPONSE_TYPE}; charset=utf-8`);
+      }
+      return payload;
+    });
+    // Mercurius' own request schema coerces types (`"query": 0` becomes a crash deeper down): check the
+    // GraphQL over HTTP parameters here, before it sees them, and answer a clear 400.
     gql.addHook('preValidation', async (req) => {
+      const params = req.method === 'GET' ? (req.query as Record<string, unknown>) : req.body;
+      const problem = requestParamsProblem(params, req.method === 'GET');
+      if (problem) throw Object.assign(new Error(problem), { statusCode: 400 });
+      // GraphQL over HTTP lets clients send `"extensions": null`; mercurius' body schema wants an object.
       const body = req.body as Record<string, unknown> | null | undefined;
-      if (body && typeof body === 'object' && !Array.isArray(body) && body.extensions === null) delete body.extensions;
+      if (req.method !== 'GET' && body && body.extensions === null) delete body.extensions;
     });
 
     const sdl = loadSchemaSdl();
@@ -115,23 +144,32 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         const reply = (ctx as { reply?: FastifyReply }).reply;
         const requestId = reply?.request.id ?? 'unknown';
         const log = reply?.log ?? logger;
-        const flat = execution.errors.flatMap((e) => {
-          const nested = (e.originalError as { errors?: unknown } | undefined)?.errors;
-          return Array.isArray(nested) ? (nested as GraphQLError[]) : [e];
-        });
-        const errors = flat.map((e) => maskError(e instanceof GraphQLError ? e : new GraphQLError(String((e as Error).message ?? e), { originalError: e as Error }), requestId, log));
+        const flat = execution.errors.flatMap(unwrapRequestError);
+        const errors = flat.map((e) => maskError(e, requestId, log));
         for (const e of errors) metrics.graphqlErrors.inc({ code: String(e.extensions.code) });
-        // Status as mercurius' default formatter sets it: a request error keeps its status code.
-        const given = (execution as { statusCode?: number }).statusCode;
-        let statusCode = execution.data ? 200 : (given ?? 200);
-        const only = execution.errors.length === 1 ? (execution.errors[0]!.originalError as { statusCode?: unknown } | undefined) : undefined;
-        if (!execution.data && given === undefined && typeof only?.statusCode === 'number') statusCode = only.statusCode;
-        return { statusCode, response: { data: execution.data ?? null, errors: errors as unknown as GraphQLError[] } };
+        const response = { errors: errors as unknown as GraphQLError[] } as { data?: unknown; errors: GraphQLError[] };
+        if (execution.data !== undefined) {
+          // Execution began: field errors. The result is a GraphQL response like any other.
+          response.data = execution.data;
+          return { statusCode: 200, response } as never;
+        }
+        // The request failed before execution: no `data` entry (GraphQL spec, "Response Format").
+        return { statusCode: requestFailureStatus(flat, errors, reply ? mediaTypeOf(reply.request) : JSON_TYPE), response } as never;
       },
     });
 
     gql.graphql.addHook('preParsing', async (_schema, source) => {
       checkTokenLimit(source, config.limits.tokens);
+    });
+    // Cost needs the variables (`first: $n`), so it is checked here rather than as a validation rule.
+    gql.graphql.addHook('preExecution', async (schema, document, context, variables) => {
+      const req = (context as { reply?: FastifyReply }).reply?.request;
+      const params = (req?.method === 'GET' ? req.query : req?.body) as { operationName?: unknown } | undefined;
+      const operationName = typeof params?.operationName === 'string' ? params.operationName : undefined;
+      const cost = operationCost(schema, document, variables as Record<string, unknown> | undefined, operationName);
+      if (cost > config.limits.cost) {
+        throw tooComplex(`Cost limit of ${config.limits.cost} exceeded: the operation may resolve ${cost} field values (lists count once per item of the page asked for).`);
+      }
     });
     gql.graphql.addHook('preExecution', async (_schema, document) => {
       const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
@@ -140,6 +178,91 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   });
 
   return { app: app as unknown as FastifyInstance, metrics };
+}
+
+const JSON_TYPE = 'application/json';
+const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json';
+type MediaType = typeof JSON_TYPE | typeof GRAPHQL_RESPONSE_TYPE;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    graphqlMediaType?: MediaType;
+  }
+}
+
+function mediaTypeOf(req: FastifyRequest): MediaType {
+  return req.graphqlMediaType ?? JSON_TYPE;
+}
+
+/**
+ * The response media type for an Accept header: the supported type with the highest q-value, the
+ * first listed on a tie; application/json if none is given or none is supported (wildcards included).
+ */
+export function negotiateMediaType(accept: string | undefined): MediaType {
+  if (!accept) return JSON_TYPE;
+  let best: MediaType = JSON_TYPE;
+  let bestQ = -1;
+  for (const part of accept.split(',')) {
+    const [rawType, ...params] = part.split(';');
+    const type = rawType!.trim().toLowerCase();
+    const qParam = params.map((p) => p.trim()).find((p) => p.toLowerCase().startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!(q > 0)) continue;
+    const candidate: MediaType | undefined =
+      type === GRAPHQL_RESPONSE_TYPE ? GRAPHQL_RESPONSE_TYPE : type === JSON_TYPE || type === 'application/*' || type === '*/*' ? JSON_TYPE : undefined;
+    if (candidate && q > bestQ) {
+      best = candidate;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+/** What is wrong with a GraphQL over HTTP request's parameters (POST body or GET query string), if anything. */
+export function requestParamsProblem(params: unknown, isGet: boolean): string | undefined {
+  if (Array.isArray(params)) return 'batched requests are not accepted: send one GraphQL operation per request';
+  if (params === null || typeof params !== 'object') return 'the request body must be a JSON object such as {"query": "{ viewer { subject } }"}';
+  const p = params as Record<string, unknown>;
+  if (typeof p.query !== 'string' || p.query.trim() === '') return 'the request has no "query" string';
+  if (p.operationName !== undefined && p.operationName !== null && typeof p.operationName !== 'string') return '"operationName" must be a string';
+  for (const name of ['variables', 'extensions'] as const) {
+    const v = p[name];
+    if (v === undefined || v === null) continue;
+    if (isGet ? typeof v !== 'string' : typeof v !== 'object' || Array.isArray(v)) {
+      return isGet ? `"${name}" must be given once, as a JSON object` : `"${name}" must be a JSON object`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Mercurius reports some request errors as one error holding a list (`errors`) of the real ones:
+ * validation errors, query depth, a body that is not a GraphQL request, a mutation sent with GET.
+ */
+function unwrapRequestError(e: GraphQLError): GraphQLError[] {
+  const wrapper = e.originalError as (Error & { errors?: unknown; code?: unknown; statusCode?: unknown }) | undefined;
+  if (wrapper?.code === 'MER_ERR_METHOD_NOT_ALLOWED') {
+    const cause = Object.assign(new Error('a GET request may only run a query: send mutations with POST'), { statusCode: 405 });
+    return [new GraphQLError(cause.message, { originalError: cause })];
+  }
+  if (!Array.isArray(wrapper?.errors)) return [e];
+  return (wrapper.errors as unknown[]).map((inner) =>
+    isGraphQLError(inner) ? inner : new GraphQLError(String((inner as Error).message ?? inner), { originalError: inner as Error }),
+  );
+}
+
+/**
+ * The status of a request that failed before execution. Malformed HTTP requests keep their 4xx
+ * (405 for a GET mutation); a well-formed request with an invalid document or variables gets 400 when
+ * the client accepts application/graphql-response+json, and 200 with plain application/json, as the
+ * GraphQL over HTTP spec asks; anything unexpected is a 500.
+ */
+function requestFailureStatus(flat: GraphQLError[], masked: { extensions: Record<string, unknown> }[], mediaType: MediaType): number {
+  for (let i = 0; i < masked.length; i++) {
+    if (masked[i]!.extensions.code === 'BAD_REQUEST') return requestErrorStatus(flat[i]!) ?? 400;
+  }
+  if (masked.some((e) => e.extensions.code === 'INTERNAL_SERVER_ERROR')) return 500;
+  return mediaType === GRAPHQL_RESPONSE_TYPE ? 400 : 200;
 }
 
 async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToken: TokenVerifier): Promise<void> {

@@ -2,8 +2,7 @@ import os from 'node:os';
 import type { Command } from './main.ts';
 import { UsageError } from './errors.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
-import { openStorage } from '../storage/open.ts';
-import { CSV_LIST_SEPARATOR, importFile, type ImportFormat } from '../records/import-file.ts';
+import { CSV_LIST_SEPARATOR, importFile, openImportFile, type ImportFormat } from '../records/import-file.ts';
 
 export const importCommand: Command = {
   summary: 'import records from a CSV or JSON Lines file (all or nothing)',
@@ -15,8 +14,10 @@ embedded storage, stop the node first (or use the GraphQL importRecords mutation
 
 CSV: a header row with kind, name and any of status, confidence, categories, brands, notes,
 evidence, external_id, and one column per identifier type (email, phone, url, domain, shop,
-business_id, payment_account, bank_account, ip, device_id, name, address). Cells with several values
-separate them with "${CSV_LIST_SEPARATOR}". JSON Lines: one RecordInput object per line.
+business_id, payment_account, bank_account, ip, device_id, address; the name column is the record's
+name, so name identifiers need JSON Lines). Cells with several values separate them with "${CSV_LIST_SEPARATOR}";
+quote cells holding commas or line breaks. JSON Lines: one RecordInput object per line. A file with
+no records is refused. Importing a file twice stores its records twice.
 
 Options:
 ${STORAGE_USAGE}  --format csv|jsonl     default: from the file extension (.csv, .jsonl, .ndjson)
@@ -30,24 +31,39 @@ ${STORAGE_USAGE}  --format csv|jsonl     default: from the file extension (.csv,
     const format = values.format as string | undefined;
     if (format !== undefined && format !== 'csv' && format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
     const config = configFrom(values);
-    const db = await openStorage(config);
+    // The file first: a typo in its name must not create (or lock) a data directory.
+    const source = await openImportFile(positionals[0]!, format as ImportFormat | undefined);
+    const { openStorage } = await import('../storage/open.ts');
+    let db;
+    try {
+      db = await openStorage(config);
+    } catch (err) {
+      source.stream.destroy();
+      throw err;
+    }
     const tty = process.stderr.isTTY;
     const showProgress = tty || values.progress === true;
     const started = performance.now();
+    let progressShown = false;
     try {
-      const result = await importFile(db, positionals[0]!, {
-        format: format as ImportFormat | undefined,
+      const result = await importFile(db, source, {
         actor: { sub: (values.actor as string | undefined) ?? `cli:${os.userInfo().username}`, role: 'cli' },
         onProgress: showProgress
           ? (n) => {
+              progressShown = true;
               const rate = Math.round(n / ((performance.now() - started) / 1000));
               process.stderr.write(tty ? `\rimporting: ${n} records (${rate}/s)` : `importing: ${n} records (${rate}/s)\n`);
             }
           : undefined,
       });
-      if (tty && result.imported > 0) process.stderr.write('\n');
+      if (tty && progressShown) process.stderr.write('\n');
       if (result.errorCount > 0) {
-        for (const e of result.errors) process.stderr.write(`row ${e.row} (line ${e.line}), column ${e.field}: ${e.message}\n`);
+        // A problem of a whole row (wrong column count, not JSON) names no column.
+        const where = result.format === 'csv' ? 'column' : 'field';
+        for (const e of result.errors) {
+          const whole = e.field === 'row' || e.field === 'line';
+          process.stderr.write(`row ${e.row} (line ${e.line})${whole ? '' : `, ${where} ${e.field}`}: ${e.message}\n`);
+        }
         if (result.errorCount > result.errors.length) process.stderr.write(`... and ${result.errorCount - result.errors.length} more problems\n`);
         process.stderr.write(`alliance import: ${result.errorCount} problem(s) in ${result.rows} rows; nothing was imported [IMPORT_INVALID]\n`);
         return 1;

@@ -1,7 +1,5 @@
 import type { Command } from './main.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
-import { openStorage } from '../storage/open.ts';
-import { migrate } from '../storage/migrate.ts';
 
 export const migrateCommand: Command = {
   summary: 'apply pending database migrations (also done by start)',
@@ -15,6 +13,8 @@ ${STORAGE_USAGE}`,
   options: { ...STORAGE_OPTIONS },
   async run(values) {
     const config = configFrom(values);
+    const { openStorage } = await import('../storage/open.ts');
+    const { migrate } = await import('../storage/migrate.ts');
     const db = await openStorage(config, { migrate: false });
     try {
       const result = await migrate(db);

@@ -1,7 +1,5 @@
 import type { Command } from './main.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
-import { createLogger } from '../log.ts';
-import { startNode, BOOTSTRAP_TOKEN_TTL_SECONDS } from '../node.ts';
 
 export const startCommand: Command = {
   summary: 'run the node (GraphQL API over this member\'s storage)',
@@ -25,14 +23,17 @@ ${STORAGE_USAGE}  --http HOST:PORT       HTTP listen address (env ALLIANCE_HTTP,
   },
   async run(values) {
     const config = configFrom(values);
+    // Loaded here, not at the top, so `alliance --help` and the light commands start fast.
+    const { createLogger } = await import('../log.ts');
+    const { startNode, BOOTSTRAP_TOKEN_TTL_SECONDS } = await import('../node.ts');
     const logger = createLogger(config.logLevel);
     const node = await startNode(config, logger);
-    process.stdout.write(`alliance-node ready: GraphQL at ${node.graphqlUrl} (storage: ${node.db.kind === 'pg' ? 'PostgreSQL' : `embedded, ${config.dataDir}`})\n`);
+    // One write, so whoever reads the ready line gets the bootstrap token (if any) with it.
+    let ready = `alliance-node ready: GraphQL at ${node.graphqlUrl} (storage: ${node.db.kind === 'pg' ? 'PostgreSQL' : `embedded, ${config.dataDir}`})\n`;
     if (node.bootstrapToken) {
-      process.stdout.write(
-        `New data directory: admin token, valid ${BOOTSTRAP_TOKEN_TTL_SECONDS / 60} minutes (later: alliance token --role admin):\n${node.bootstrapToken}\n`,
-      );
+      ready += `New data directory: admin token, valid ${BOOTSTRAP_TOKEN_TTL_SECONDS / 60} minutes (later: alliance token --role admin):\n${node.bootstrapToken}\n`;
     }
+    process.stdout.write(ready);
     logger.info({ url: node.graphqlUrl, storage: node.db.kind }, 'node started');
 
     await new Promise<void>((resolve) => {

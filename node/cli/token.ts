@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import type { Command } from './main.ts';
 import { UsageError } from './errors.ts';
 import { loadConfig } from '../config.ts';
-import { ROLES, AuthError, type Role } from '../api/auth.ts';
-import { apiKeyPath, issueToken, loadOrCreateApiKey, parseTtl } from '../api/tokens.ts';
+import type { Role } from '../api/auth.ts';
 
 export const tokenCommand: Command = {
   summary: 'print a JWT for this node\'s API',
@@ -21,6 +20,8 @@ Options:
   async run(values) {
     const role = values.role as string | undefined;
     if (!role) throw new UsageError('--role is required');
+    const { ROLES, AuthError } = await import('../api/auth.ts');
+    const { apiKeyPath, issueToken, loadOrCreateApiKey, parseTtl } = await import('../api/tokens.ts');
     if (!(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')} (got "${role}")`);
     const config = loadConfig({ dataDir: values['data-dir'] as string | undefined });
     if (!fs.existsSync(apiKeyPath(config.dataDir))) {

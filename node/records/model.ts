@@ -127,6 +127,8 @@ class Checker {
     if (s.length > max) return this.fail(field, `is ${s.length} characters long; the limit is ${max}`);
     // A NUL byte is not storable in PostgreSQL text and is never meaningful here.
     if (s.includes('\u0000')) return this.fail(field, 'contains a NUL character');
+    // A lone UTF-16 surrogate (possible in JSON input as "\\ud800") is not text PostgreSQL can store.
+    if (!s.isWellFormed()) return this.fail(field, 'is not valid Unicode (it contains an unpaired surrogate)');
     return s;
   }
 
@@ -214,11 +216,12 @@ function checkFields(c: Checker, input: RawRecordInput, partial: boolean): Parti
     if (list) {
       const ids: Identifier[] = [];
       list.forEach((item, i) => {
-        if (typeof item !== 'object' || item === null) {
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) {
           c.fail(`identifiers[${i}]`, 'must be an object {type, value}');
           return;
         }
         const o = item as Record<string, unknown>;
+        for (const key of Object.keys(o)) if (key !== 'type' && key !== 'value') c.fail(`identifiers[${i}].${key}`, 'is not an identifier field (type, value)');
         // GraphQL gives the enum in upper case; files may use either.
         const rawType = typeof o.type === 'string' ? o.type.toLowerCase() : o.type;
         const type = c.oneOf(rawType, `identifiers[${i}].type`, IDENTIFIER_TYPES);

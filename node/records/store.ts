@@ -78,6 +78,19 @@ export interface RecordChange {
 
 export const MAX_PAGE_SIZE = 500;
 
+/** Fields `update` may change, and their columns. */
+const PATCH_COLUMNS: Partial<Record<string, string>> = {
+  kind: 'kind',
+  name: 'name',
+  categories: 'categories',
+  status: 'status',
+  confidence: 'confidence',
+  brands: 'brands',
+  notes: 'notes',
+  evidence: 'evidence',
+  externalId: 'external_id',
+};
+
 /** Rows go to PostgreSQL as one JSON document per statement, so a batch costs one round trip. */
 interface RecordJson {
   id: string;
@@ -148,8 +161,11 @@ export class RecordStore {
   }
 
   async create(fields: RecordFields, actor: Actor): Promise<StoredRecord> {
-    const id = await this.#db.transaction(async (tx) => (await insertRecords(tx, [fields], actor, 'create'))[0]!);
-    return (await this.get(id))!;
+    // Read back inside the transaction: a delete right after the commit must not make this return null.
+    return this.#db.transaction(async (tx) => {
+      const id = (await insertRecords(tx, [fields], actor, 'create'))[0]!;
+      return (await this.get(id, tx))!;
+    });
   }
 
   async get(id: string, q: Queryable = this.#db): Promise<StoredRecord | null> {
@@ -162,11 +178,13 @@ export class RecordStore {
       await this.#lockForChange(tx, id, expectedVersion);
       const sets: string[] = [];
       const params: unknown[] = [id, actor.sub];
-      const column: Record<string, string> = { externalId: 'external_id' };
       for (const [key, value] of Object.entries(patch)) {
-        if (key === 'identifiers') continue;
+        if (key === 'identifiers' || value === undefined) continue;
+        // Column names come from this fixed map only, never from the patch's keys.
+        const column = PATCH_COLUMNS[key];
+        if (!column) throw new RecordValidationError([{ field: key, message: 'is not a record field' }]);
         params.push(value);
-        sets.push(`${column[key] ?? key} = $${params.length}`);
+        sets.push(`${column} = $${params.length}`);
       }
       await tx.query(
         `UPDATE records SET ${[...sets, 'version = version + 1', 'updated_at = now()', 'updated_by = $2'].join(', ')} WHERE id = $1`,
@@ -183,7 +201,7 @@ export class RecordStore {
           );
         }
       }
-      await this.#logChange(tx, id, 'update', actor, Object.keys(patch), null);
+      await this.#logChange(tx, id, 'update', actor, Object.keys(patch).filter((k) => patch[k as keyof RecordFields] !== undefined), null);
       return (await this.get(id, tx))!;
     });
   }
@@ -213,7 +231,8 @@ export class RecordStore {
       throw new RecordValidationError([{ field: 'first', message: `must be from 0 to ${MAX_PAGE_SIZE}` }]);
     }
     const { where, params } = filterSql(filter);
-    if (after) {
+    // An empty string is not a cursor either: refuse it rather than silently start from the beginning.
+    if (after != null) {
       params.push(decodeCursor(after, 'after'));
       where.push(`r.seq > $${params.length}::bigint`);
     }

@@ -48,7 +48,8 @@ export class StorageError extends AllianceError {
 export class InFlight {
   #count = 0;
   #closing = false;
-  #idle: (() => void) | undefined;
+  #idle: Promise<void> | undefined;
+  #resolveIdle: (() => void) | undefined;
 
   get closing(): boolean {
     return this.#closing;
@@ -61,15 +62,14 @@ export class InFlight {
       return await fn();
     } finally {
       this.#count--;
-      if (this.#count === 0) this.#idle?.();
+      if (this.#count === 0) this.#resolveIdle?.();
     }
   }
 
-  async drain(): Promise<void> {
+  /** Refuses new work from now on; resolves once nothing is in flight. Every caller waits for the same. */
+  drain(): Promise<void> {
     this.#closing = true;
-    if (this.#count === 0) return;
-    await new Promise<void>((resolve) => {
-      this.#idle = resolve;
-    });
+    this.#idle ??= this.#count === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#resolveIdle = resolve));
+    return this.#idle;
   }
 }

@@ -18,9 +18,9 @@ export interface Migration {
 }
 
 export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql'));
   const seen = new Set<number>();
-  return files.map((file) => {
+  const migrations = files.map((file) => {
     const m = /^(\d+)_([a-z0-9_]+)\.sql$/.exec(file);
     if (!m) throw new StorageError('MIGRATION_FAILED', `migration file ${file} is not named NNN_name.sql`);
     const version = Number(m[1]);
@@ -29,6 +29,8 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     const sql = fs.readFileSync(path.join(dir, file), 'utf8');
     return { version, name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
   });
+  // By version number, not file name: 10_x.sql comes after 9_y.sql.
+  return migrations.sort((a, b) => a.version - b.version);
 }
 
 export interface MigrateResult {

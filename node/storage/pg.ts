@@ -45,6 +45,7 @@ class PgDatabase implements Database {
   readonly #pool: pg.Pool;
   readonly #inFlight = new InFlight();
   readonly #q: Queryable;
+  #closed: Promise<void> | undefined;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -86,9 +87,12 @@ class PgDatabase implements Database {
     await this.query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    if (this.#inFlight.closing) return;
-    await this.#inFlight.drain();
-    await this.#pool.end();
+  /** A second call (even while the first is still draining) waits for the same close. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#inFlight.drain();
+      await this.#pool.end();
+    })();
+    return this.#closed;
   }
 }

@@ -14,8 +14,18 @@ export interface PgliteOptions {
 export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
   let lock: DirLock | undefined;
   if (opts.dataDir !== undefined) {
-    fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    lock = DirLock.acquire(path.join(opts.dataDir, '..', `${path.basename(opts.dataDir)}.lock`));
+    try {
+      fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new StorageError('STORAGE_UNAVAILABLE', `cannot create the embedded database directory ${opts.dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {}, { cause: err });
+    }
+    const lockPath = path.join(opts.dataDir, '..', `${path.basename(opts.dataDir)}.lock`);
+    try {
+      lock = DirLock.acquire(lockPath);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError('STORAGE_UNAVAILABLE', `cannot lock the embedded database directory (${lockPath}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {}, { cause: err });
+    }
   }
   try {
     const db = opts.dataDir === undefined ? await PGlite.create() : await PGlite.create(opts.dataDir);
@@ -30,7 +40,9 @@ function wrap(db: Pick<PGlite, 'query' | 'exec'>): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       const res = await db.query<R>(sql, params as unknown[] | undefined);
-      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+      // Like pg: rows returned for a statement that returns rows (PGlite's affectedRows is 0 for a
+      // SELECT), rows changed for one that does not.
+      return { rows: res.rows, rowCount: res.fields.length > 0 ? res.rows.length : (res.affectedRows ?? 0) };
     },
     async exec(sql: string): Promise<void> {
       await db.exec(sql);
@@ -44,6 +56,7 @@ class PgliteDatabase implements Database {
   readonly #lock: DirLock | undefined;
   readonly #inFlight = new InFlight();
   readonly #q: Queryable;
+  #closed: Promise<void> | undefined;
 
   constructor(db: PGlite, lock: DirLock | undefined) {
     this.#db = db;
@@ -67,13 +80,16 @@ class PgliteDatabase implements Database {
     await this.query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    if (this.#inFlight.closing) return;
-    await this.#inFlight.drain();
-    try {
-      await this.#db.close();
-    } finally {
-      this.#lock?.release();
-    }
+  /** A second call (even while the first is still draining) waits for the same close. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#inFlight.drain();
+      try {
+        await this.#db.close();
+      } finally {
+        this.#lock?.release();
+      }
+    })();
+    return this.#closed;
   }
 }

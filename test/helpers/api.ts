@@ -1,0 +1,143 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { loadConfig, type AuthConfig, type Config, type LimitsConfig } from '../../node/config.ts';
+import { createLogger } from '../../node/log.ts';
+import { buildApi, type Api } from '../../node/api/server.ts';
+import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
+import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/tokens.ts';
+import type { Database } from '../../node/storage/database.ts';
+import { openTestDb, type StorageKind, type TestDb } from './storage.ts';
+
+export interface GqlResponse<D = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: D | null;
+    errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+    [k: string]: unknown;
+  };
+}
+
+export interface TestApiOptions {
+  storage?: StorageKind;
+  limits?: Partial<LimitsConfig>;
+  auth?: Partial<AuthConfig>;
+  /** Where the node's pino JSON lines go; default: nowhere (level silent). */
+  logger?: Logger;
+}
+
+export interface TestApi {
+  /** e.g. http://127.0.0.1:43121 */
+  baseUrl: string;
+  graphqlUrl: string;
+  api: Api;
+  db: Database;
+  testDb: TestDb;
+  key: ApiKey;
+  config: Config;
+  dataDir: string;
+  /** A token this node issued (EdDSA, its own key, issuer and audience). */
+  token(role: Role, opts?: { sub?: string; ttlSeconds?: number }): Promise<string>;
+  /** POSTs one GraphQL request as JSON over real HTTP. */
+  gql<D = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResponse<D>>;
+  /** Plain fetch relative to the server's base URL. */
+  fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the real API (`buildApi`) over a fresh migrated database with a real Ed25519 API key in a
+ * temporary data directory, listening on 127.0.0.1 on a free port.
+ */
+export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alliance-api-'));
+  const base = loadConfig({ dataDir, http: '127.0.0.1:0' }, {});
+  const config: Config = {
+    ...base,
+    auth: { ...base.auth, ...opts.auth },
+    limits: { ...base.limits, ...opts.limits },
+  };
+  const key = await loadOrCreateApiKey(dataDir);
+  const testDb = await openTestDb(opts.storage ?? 'pglite');
+  const logger = opts.logger ?? createLogger('silent');
+  let api: Api;
+  try {
+    api = await buildApi({ config, db: testDb.db, logger, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    await api.app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await testDb.close();
+    throw err;
+  }
+  const address = api.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server has no TCP address');
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const graphqlUrl = `${baseUrl}/graphql`;
+
+  let closed = false;
+  return {
+    baseUrl,
+    graphqlUrl,
+    api,
+    db: testDb.db,
+    testDb,
+    key,
+    config,
+    dataDir,
+    token: (role, o = {}) => issueToken(key, config.auth, { role, sub: o.sub ?? `test-${role}`, ttlSeconds: o.ttlSeconds ?? 600 }),
+    gql: (query, variables, token) => gqlAt(graphqlUrl, query, variables, token),
+    fetch: (p, init) => fetch(`${baseUrl}${p}`, init),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await api.app.close();
+      } finally {
+        try {
+          await testDb.close();
+        } finally {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+        }
+      }
+    },
+  };
+}
+
+/** POSTs one GraphQL request to `url` and returns status, headers and the parsed JSON body. */
+export async function gqlAt<D = Record<string, unknown>>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResponse<D>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const text = await res.text();
+  let body: GqlResponse<D>['body'];
+  try {
+    body = JSON.parse(text) as GqlResponse<D>['body'];
+  } catch {
+    throw new Error(`response ${res.status} is not JSON: ${text.slice(0, 500)}`);
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+/** A pino destination that keeps every JSON line it is given. */
+export function logCollector(): { stream: Writable; lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  let partial = '';
+  const stream = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      partial += chunk.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter(Boolean));
+      cb();
+    },
+  });
+  return { stream, lines, logger: createLogger('info', stream) };
+}
+
+export const CREATE_RECORD = /* GraphQL */ `
+  mutation Create($input: RecordInput!) {
+    createRecord(input: $input) { id name version identifiers { type value } }
+  }
+`;
