@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import mercurius from 'mercurius';
-import { GraphQLError, GraphQLScalarType, Kind, defaultFieldResolver, type GraphQLFieldResolver, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Database } from '../storage/database.ts';
 import { RecordStore } from '../records/store.ts';
-import { AuthError, allowed, type Role, type TokenVerifier } from './auth.ts';
+import { AuthError, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
-import { isGraphQLError, maskError, requestErrorStatus } from './errors.ts';
+import { maskError } from './errors.ts';
+import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
 import { checkTokenLimit, limitValidationRules, operationCost, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { recordResolvers } from './resolvers/records.ts';
+import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 
 export interface ApiOptions {
@@ -180,91 +182,6 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   return { app: app as unknown as FastifyInstance, metrics };
 }
 
-const JSON_TYPE = 'application/json';
-const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json';
-type MediaType = typeof JSON_TYPE | typeof GRAPHQL_RESPONSE_TYPE;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    graphqlMediaType?: MediaType;
-  }
-}
-
-function mediaTypeOf(req: FastifyRequest): MediaType {
-  return req.graphqlMediaType ?? JSON_TYPE;
-}
-
-/**
- * The response media type for an Accept header: the supported type with the highest q-value, the
- * first listed on a tie; application/json if none is given or none is supported (wildcards included).
- */
-export function negotiateMediaType(accept: string | undefined): MediaType {
-  if (!accept) return JSON_TYPE;
-  let best: MediaType = JSON_TYPE;
-  let bestQ = -1;
-  for (const part of accept.split(',')) {
-    const [rawType, ...params] = part.split(';');
-    const type = rawType!.trim().toLowerCase();
-    const qParam = params.map((p) => p.trim()).find((p) => p.toLowerCase().startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (!(q > 0)) continue;
-    const candidate: MediaType | undefined =
-      type === GRAPHQL_RESPONSE_TYPE ? GRAPHQL_RESPONSE_TYPE : type === JSON_TYPE || type === 'application/*' || type === '*/*' ? JSON_TYPE : undefined;
-    if (candidate && q > bestQ) {
-      best = candidate;
-      bestQ = q;
-    }
-  }
-  return best;
-}
-
-/** What is wrong with a GraphQL over HTTP request's parameters (POST body or GET query string), if anything. */
-export function requestParamsProblem(params: unknown, isGet: boolean): string | undefined {
-  if (Array.isArray(params)) return 'batched requests are not accepted: send one GraphQL operation per request';
-  if (params === null || typeof params !== 'object') return 'the request body must be a JSON object such as {"query": "{ viewer { subject } }"}';
-  const p = params as Record<string, unknown>;
-  if (typeof p.query !== 'string' || p.query.trim() === '') return 'the request has no "query" string';
-  if (p.operationName !== undefined && p.operationName !== null && typeof p.operationName !== 'string') return '"operationName" must be a string';
-  for (const name of ['variables', 'extensions'] as const) {
-    const v = p[name];
-    if (v === undefined || v === null) continue;
-    if (isGet ? typeof v !== 'string' : typeof v !== 'object' || Array.isArray(v)) {
-      return isGet ? `"${name}" must be given once, as a JSON object` : `"${name}" must be a JSON object`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Mercurius reports some request errors as one error holding a list (`errors`) of the real ones:
- * validation errors, query depth, a body that is not a GraphQL request, a mutation sent with GET.
- */
-function unwrapRequestError(e: GraphQLError): GraphQLError[] {
-  const wrapper = e.originalError as (Error & { errors?: unknown; code?: unknown; statusCode?: unknown }) | undefined;
-  if (wrapper?.code === 'MER_ERR_METHOD_NOT_ALLOWED') {
-    const cause = Object.assign(new Error('a GET request may only run a query: send mutations with POST'), { statusCode: 405 });
-    return [new GraphQLError(cause.message, { originalError: cause })];
-  }
-  if (!Array.isArray(wrapper?.errors)) return [e];
-  return (wrapper.errors as unknown[]).map((inner) =>
-    isGraphQLError(inner) ? inner : new GraphQLError(String((inner as Error).message ?? inner), { originalError: inner as Error }),
-  );
-}
-
-/**
- * The status of a request that failed before execution. Malformed HTTP requests keep their 4xx
- * (405 for a GET mutation); a well-formed request with an invalid document or variables gets 400 when
- * the client accepts application/graphql-response+json, and 200 with plain application/json, as the
- * GraphQL over HTTP spec asks; anything unexpected is a 500.
- */
-function requestFailureStatus(flat: GraphQLError[], masked: { extensions: Record<string, unknown> }[], mediaType: MediaType): number {
-  for (let i = 0; i < masked.length; i++) {
-    if (masked[i]!.extensions.code === 'BAD_REQUEST') return requestErrorStatus(flat[i]!) ?? 400;
-  }
-  if (masked.some((e) => e.extensions.code === 'INTERNAL_SERVER_ERROR')) return 500;
-  return mediaType === GRAPHQL_RESPONSE_TYPE ? 400 : 200;
-}
-
 async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToken: TokenVerifier): Promise<void> {
   const header = req.headers.authorization;
   const deny = (message: string, reason: string) =>
@@ -281,55 +198,6 @@ async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToke
     if (err instanceof AuthError) return deny(err.message, String(err.details?.reason ?? 'invalid'));
     throw err;
   }
-}
-
-type Resolver = GraphQLFieldResolver<unknown, ApiContext>;
-type ResolverMap = Record<string, unknown>;
-
-/**
- * Wraps every field that carries `@auth` so the caller's role is checked before it resolves. Fields
- * without a resolver of their own get the default one, wrapped.
- */
-function guardResolvers(resolvers: ResolverMap, roles: Map<string, Role[]>): ResolverMap {
-  const out: ResolverMap = { ...resolvers };
-  for (const [key, required] of roles) {
-    const [typeName, field] = key.split('.') as [string, string];
-    const type = { ...((out[typeName] as Record<string, Resolver> | undefined) ?? {}) };
-    const inner = type[field] ?? (defaultFieldResolver as Resolver);
-    type[field] = (root, args, ctx, info) => {
-      if (!allowed(ctx.principal, required)) {
-        throw new AuthError('FORBIDDEN', `role ${ctx.principal.roles.join(', ')} may not use ${key} (needs ${required.join(' or ')})`);
-      }
-      return inner(root, args, ctx, info);
-    };
-    out[typeName] = type;
-  }
-  return out;
-}
-
-/** Merges per-concern resolver maps type by type (scalars are taken as they are). */
-function merge(...parts: ResolverMap[]): ResolverMap {
-  const out: ResolverMap = {};
-  for (const part of parts) {
-    for (const [type, value] of Object.entries(part)) {
-      out[type] = value instanceof GraphQLScalarType ? value : { ...(out[type] as object | undefined), ...(value as object) };
-    }
-  }
-  return out;
-}
-
-const DateTime = new GraphQLScalarType({
-  name: 'DateTime',
-  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
-  parseValue: (v) => parseDateTime(v),
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
-});
-
-function parseDateTime(v: unknown): string {
-  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) || Number.isNaN(Date.parse(v))) {
-    throw new GraphQLError('DateTime must be an ISO 8601 string such as 2026-11-25T08:00:00Z', { extensions: { code: 'BAD_USER_INPUT' } });
-  }
-  return new Date(v).toISOString();
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

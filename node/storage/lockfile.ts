@@ -38,7 +38,7 @@ export class DirLock {
       // Our own pid without our own lock is a previous process that had the same pid (a container
       // restarted after kill -9 often gets the same pid again): stale, like a dead one.
       if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-        throw new StorageError('STORAGE_LOCKED', `data directory is in use by another process (pid ${holder}); stop it first, or use --url to talk to it`, {
+        throw new StorageError('STORAGE_LOCKED', `data directory is in use by another process (pid ${holder}); stop it first (with embedded storage only one process may open the data directory)`, {
           lock: abs,
           pid: holder,
         });
