@@ -22,6 +22,11 @@ export interface Config {
   limits: LimitsConfig;
   /** Largest pool of PostgreSQL connections. Env `ALLIANCE_DB_POOL`, default 10. */
   dbPoolSize: number;
+  /**
+   * Region (ISO 3166-1 alpha-2) for identifiers of records that give none: national phone numbers,
+   * business ids. Env `ALLIANCE_DEFAULT_REGION`, default none (such values must then be international).
+   */
+  defaultRegion: string | undefined;
 }
 
 export interface AuthConfig {
@@ -95,6 +100,7 @@ export interface ConfigFlags {
   genesis?: string | undefined;
   databaseUrl?: string | undefined;
   logLevel?: string | undefined;
+  defaultRegion?: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -177,6 +183,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       importRecords: int('ALLIANCE_MAX_IMPORT', DEFAULTS.importRecords, 1, 1_000_000),
     },
     dbPoolSize: int('ALLIANCE_DB_POOL', DEFAULTS.dbPoolSize, 1, 1000),
+    defaultRegion: parseRegion(pick(flags.defaultRegion, 'ALLIANCE_DEFAULT_REGION'), flags.defaultRegion !== undefined ? '--region' : 'ALLIANCE_DEFAULT_REGION'),
   };
 }
 
@@ -207,4 +214,10 @@ function parseDatabaseUrl(value: string, setting: string): void {
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new ConfigError(setting, `scheme ${u.protocol} is not postgres: or postgresql:`);
   }
+}
+
+function parseRegion(value: string | undefined, setting: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z]{2}$/.test(value)) throw new ConfigError(setting, `"${value}" is not a two-letter country code such as CN or DE`);
+  return value.toUpperCase();
 }

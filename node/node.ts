@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Database } from './storage/database.ts';
 import { openStorage } from './storage/open.ts';
+import { backfillCanonical } from './records/backfill.ts';
 import { buildApi, type Api } from './api/server.ts';
 import { createTokenVerifier } from './api/auth.ts';
 import { issueToken, loadOrCreateApiKey } from './api/tokens.ts';
@@ -27,6 +28,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const db = await openStorage(config);
   let api: Api;
   try {
+    const backfill = await backfillCanonical(db, config.defaultRegion);
+    if (backfill.filled || backfill.invalid) logger.info(backfill, 'identifiers given their canonical form');
     api = await buildApi({ config, db, logger, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
     await api.app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

@@ -13,11 +13,12 @@ import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requ
 import { checkTokenLimit, limitValidationRules, operationCost, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { recordResolvers } from './resolvers/records.ts';
+import { indicatorResolvers } from './resolvers/indicators.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 
 export interface ApiOptions {
-  config: Pick<Config, 'limits'>;
+  config: Pick<Config, 'limits' | 'defaultRegion'>;
   db: Database;
   verifyToken: TokenVerifier;
   logger: Logger;
@@ -126,7 +127,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
           DateTime,
           Query: { viewer: (_: unknown, __: unknown, ctx: ApiContext) => ({ subject: ctx.principal.sub, roles: ctx.principal.roles.map((r) => r.toUpperCase()) }) },
         },
-        recordResolvers(store, config.limits),
+        recordResolvers(store, config),
+        indicatorResolvers(config),
       ),
       roles,
     );

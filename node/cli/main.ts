@@ -5,6 +5,7 @@ import { startCommand } from './start.ts';
 import { migrateCommand } from './migrate.ts';
 import { tokenCommand } from './token.ts';
 import { importCommand } from './import.ts';
+import { normalizeCommand } from './normalize.ts';
 
 export interface Command {
   summary: string;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   token: tokenCommand,
   import: importCommand,
+  normalize: normalizeCommand,
 };
 
 function mainHelp(): string {

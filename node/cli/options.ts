@@ -19,5 +19,6 @@ export function configFrom(values: Record<string, string | boolean | undefined>)
     p2p: s('p2p'),
     genesis: s('genesis'),
     logLevel: s('log-level'),
+    defaultRegion: s('region'),
   });
 }

@@ -5,7 +5,7 @@ import { AllianceError } from '../errors.ts';
 import type { Database } from '../storage/database.ts';
 import type { Actor, RawRecordInput, RecordFields } from './model.ts';
 import { IDENTIFIER_TYPES } from './model.ts';
-import { IMPORT_CHUNK, validateRow, type ImportRowError } from './import.ts';
+import { IMPORT_CHUNK, validateRow, type ImportRowError, type OnInvalid } from './import.ts';
 import { insertRecords } from './store.ts';
 
 export type ImportFormat = 'csv' | 'jsonl';
@@ -40,6 +40,7 @@ const CSV_FIELDS = new Map<string, keyof RawRecordInput | 'external_id'>([
   ['notes', 'notes'],
   ['evidence', 'evidence'],
   ['external_id', 'externalId'],
+  ['region', 'region'],
   ['externalid', 'externalId'],
 ]);
 const LIST_FIELDS = new Set(['categories', 'brands', 'evidence']);
@@ -200,9 +201,14 @@ export interface FileImportResult {
   format: ImportFormat;
   imported: number;
   rows: number;
-  /** Problems found; when non-empty nothing was stored. At most `maxErrors` are kept. */
+  /**
+   * Problems found. Rejecting (the default): when non-empty nothing was stored, and at most `maxErrors`
+   * are kept. Skipping: the problems of every skipped row.
+   */
   errors: Array<ImportRowError & { line: number }>;
   errorCount: number;
+  /** Rows left out because they were invalid (onInvalid 'skip'). */
+  skippedRows: number;
 }
 
 export interface FileImportOptions {
@@ -211,6 +217,10 @@ export interface FileImportOptions {
   /** Called after each stored chunk with the running count. */
   onProgress?: (rows: number) => void;
   maxErrors?: number;
+  /** 'reject' (default): any invalid row stores nothing. 'skip': invalid rows are left out and reported. */
+  onInvalid?: OnInvalid | undefined;
+  /** Region for identifiers of rows without a `region` (national phone numbers, ids). */
+  defaultRegion?: string | undefined;
 }
 
 /** A file opened for import, its format settled: open it before opening storage, to fail fast. */
@@ -249,7 +259,10 @@ export async function openImportFile(file: string, format?: ImportFormat): Promi
  */
 export async function importFile(db: Database, source: string | ImportSource, opts: FileImportOptions): Promise<FileImportResult> {
   const { file, format, stream } = typeof source === 'string' ? await openImportFile(source, opts.format) : source;
-  const maxErrors = opts.maxErrors ?? 100;
+  const skip = opts.onInvalid === 'skip';
+  // Skipping reports every skipped row; rejecting stops listing after the first hundred problems.
+  const maxErrors = opts.maxErrors ?? (skip ? Number.POSITIVE_INFINITY : 100);
+  let skippedRows = 0;
   const errors: FileImportResult['errors'] = [];
   let errorCount = 0;
   let rows = 0;
@@ -269,7 +282,7 @@ export async function importFile(db: Database, source: string | ImportSource, op
       };
       const flush = async () => {
         await settle();
-        if (chunk.length === 0 || errorCount > 0) return;
+        if (chunk.length === 0 || (!skip && errorCount > 0)) return;
         const batch = chunk;
         chunk = [];
         inFlight = insertRecords(tx, batch, opts.actor, 'import').then(
@@ -288,17 +301,18 @@ export async function importFile(db: Database, source: string | ImportSource, op
           rows++;
           const rowErrors: ImportRowError[] = [];
           if (src.error) rowErrors.push({ row: src.row, ...src.error });
-          const fields = src.input ? validateRow(src.input, src.row, rowErrors) : undefined;
+          const fields = src.input ? validateRow(src.input, src.row, rowErrors, { defaultRegion: opts.defaultRegion }) : undefined;
           if (rowErrors.length) {
             errorCount += rowErrors.length;
+            skippedRows++;
             for (const e of rowErrors) {
               if (errors.length < maxErrors) errors.push({ ...e, field: src.columnOf ? src.columnOf(e.field) : e.field, line: src.line });
             }
-            // Nothing will be stored: stop buffering rows, keep validating to report every problem.
-            chunk = [];
+            // Rejecting: nothing will be stored; stop buffering rows, keep validating to report every problem.
+            if (!skip) chunk = [];
             continue;
           }
-          if (errorCount === 0 && fields) {
+          if ((skip || errorCount === 0) && fields) {
             chunk.push(fields);
             if (chunk.length >= IMPORT_CHUNK) await flush();
           }
@@ -310,7 +324,7 @@ export async function importFile(db: Database, source: string | ImportSource, op
         await inFlight;
         throw err;
       }
-      if (errorCount > 0) throw new Rollback();
+      if (!skip && errorCount > 0) throw new Rollback();
       if (rows === 0) throw new ImportFileError('IMPORT_EMPTY', `${file} holds no records${format === 'csv' ? ' (an empty file, or a header only)' : ''}: nothing to import`);
     });
   } catch (err) {
@@ -319,5 +333,5 @@ export async function importFile(db: Database, source: string | ImportSource, op
   } finally {
     stream.destroy();
   }
-  return { format, imported, rows, errors, errorCount };
+  return { format, imported, rows, errors, errorCount, skippedRows: skip ? skippedRows : 0 };
 }

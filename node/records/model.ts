@@ -1,4 +1,5 @@
 import { AllianceError } from '../errors.ts';
+import { normalize, NormalizeError } from '../indicators/normalize/index.ts';
 
 export const SUBJECT_KINDS = ['SELLER', 'SHOP', 'PERSON', 'COMPANY', 'LISTING'] as const;
 export const CATEGORIES = ['COUNTERFEIT', 'TRADEMARK', 'COPYRIGHT', 'PATENT', 'DESIGN', 'GREY_MARKET', 'OTHER'] as const;
@@ -40,7 +41,10 @@ export const RECORD_LIMITS = {
 
 export interface Identifier {
   type: IdentifierType;
+  /** As the member entered it. */
   value: string;
+  /** Normalised (schema/identifiers.md): what digests are derived from and matching compares. */
+  canonical: string;
 }
 
 /** A record as written: every field present, validated. */
@@ -55,10 +59,14 @@ export interface RecordFields {
   notes: string | null;
   evidence: string[];
   externalId: string | null;
+  /** ISO 3166-1 alpha-2: the region national phone numbers and ids of this record are read in. */
+  region: string | null;
 }
 
 export interface StoredRecord extends RecordFields {
   id: string;
+  /** Random 128-bit handle its indicators carry (base64url), stable across updates (DESIGN §2). */
+  ref: string;
   version: number;
   createdAt: string;
   createdBy: string;
@@ -81,10 +89,19 @@ export class RecordError extends AllianceError {
   }
 }
 
-/** One problem with one input field; `field` is a path such as `identifiers[2].value`. */
+/**
+ * One problem with one input field; `field` is a path such as `identifiers[2].value`. For an
+ * identifier that cannot be normalised, `reason` is the normaliser's stable code (e.g. `phone.too_short`).
+ */
 export interface FieldProblem {
   field: string;
   message: string;
+  reason?: string;
+}
+
+export interface ValidateOptions {
+  /** Region for identifiers when the input gives none: the record's stored one, else the node's. */
+  defaultRegion?: string | undefined;
 }
 
 export class RecordValidationError extends RecordError {
@@ -151,25 +168,25 @@ class Checker {
  * Validates a full record input (create, import). Collects every problem rather than stopping at the
  * first, so a user fixing an import row sees all of it at once.
  */
-export function validateRecordInput(input: RawRecordInput): RecordFields {
+export function validateRecordInput(input: RawRecordInput, opts: ValidateOptions = {}): RecordFields {
   const c = new Checker();
-  const fields = checkFields(c, input, false);
+  const fields = checkFields(c, input, false, opts);
   if (c.problems.length) throw new RecordValidationError(c.problems);
   return fields as RecordFields;
 }
 
 /** Validates a partial update: only the fields present are checked and returned. */
-export function validateRecordPatch(input: RawRecordInput): Partial<RecordFields> {
+export function validateRecordPatch(input: RawRecordInput, opts: ValidateOptions = {}): Partial<RecordFields> {
   const c = new Checker();
-  const fields = checkFields(c, input, true);
+  const fields = checkFields(c, input, true, opts);
   if (c.problems.length) throw new RecordValidationError(c.problems);
   if (Object.keys(fields).length === 0) throw new RecordValidationError([{ field: 'input', message: 'changes nothing: give at least one field' }]);
   return fields;
 }
 
-const KNOWN_FIELDS = new Set(['kind', 'name', 'identifiers', 'categories', 'status', 'confidence', 'brands', 'notes', 'evidence', 'externalId']);
+const KNOWN_FIELDS = new Set(['kind', 'name', 'identifiers', 'categories', 'status', 'confidence', 'brands', 'notes', 'evidence', 'externalId', 'region']);
 
-function checkFields(c: Checker, input: RawRecordInput, partial: boolean): Partial<RecordFields> {
+function checkFields(c: Checker, input: RawRecordInput, partial: boolean, opts: ValidateOptions): Partial<RecordFields> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     c.fail('input', 'must be an object');
     return {};
@@ -211,7 +228,16 @@ function checkFields(c: Checker, input: RawRecordInput, partial: boolean): Parti
     const v = c.text(input.externalId, 'externalId', RECORD_LIMITS.externalId, { required: false });
     if (v !== undefined) out.externalId = v;
   }
+  if (has('region')) {
+    const v = c.text(input.region, 'region', 2, { required: false });
+    if (v === null) out.region = null;
+    else if (typeof v === 'string') {
+      if (/^[A-Za-z]{2}$/.test(v)) out.region = v.toUpperCase();
+      else c.fail('region', `must be a two-letter country code such as CN or DE (got ${JSON.stringify(v)})`);
+    }
+  }
   if (has('identifiers')) {
+    const region = out.region ?? opts.defaultRegion;
     const list = c.list(input.identifiers, 'identifiers', RECORD_LIMITS.identifiers);
     if (list) {
       const ids: Identifier[] = [];
@@ -226,7 +252,13 @@ function checkFields(c: Checker, input: RawRecordInput, partial: boolean): Parti
         const rawType = typeof o.type === 'string' ? o.type.toLowerCase() : o.type;
         const type = c.oneOf(rawType, `identifiers[${i}].type`, IDENTIFIER_TYPES);
         const value = c.text(o.value, `identifiers[${i}].value`, RECORD_LIMITS.identifierValue, { required: true });
-        if (type && typeof value === 'string') ids.push({ type, value });
+        if (!type || typeof value !== 'string') return;
+        try {
+          ids.push({ type, value, canonical: normalize(type, value, { region }) });
+        } catch (err) {
+          if (!(err instanceof NormalizeError)) throw err;
+          c.problems.push({ field: `identifiers[${i}].value`, message: `not a valid ${type}: ${err.message}`, reason: err.reason });
+        }
       });
       out.identifiers = ids;
     }

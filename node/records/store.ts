@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import type { Actor, Category, RecordFields, RecordStatus, StoredRecord, SubjectKind } from './model.ts';
 import { RECORD_LIMITS, RecordError, RecordValidationError, STATUSES } from './model.ts';
@@ -6,8 +6,8 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 
 const SELECT_RECORD = `
   SELECT r.id, r.seq::text AS seq, r.kind, r.name, r.categories, r.status, r.confidence, r.brands, r.notes,
-         r.evidence, r.external_id, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by,
-         COALESCE((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.position)
+         r.evidence, r.external_id, r.region, encode(r.ref, 'base64') AS ref, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by,
+         COALESCE((SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'canonical', i.canonical) ORDER BY i.position)
                      FROM record_identifiers i WHERE i.record_id = r.id), '[]'::json) AS identifiers
     FROM records r`;
 
@@ -23,6 +23,8 @@ interface RecordRow {
   notes: string | null;
   evidence: string[];
   external_id: string | null;
+  region: string | null;
+  ref: string;
   version: number;
   created_at: Date | string;
   created_by: string;
@@ -44,6 +46,8 @@ function toRecord(row: RecordRow): StoredRecord {
     notes: row.notes,
     evidence: row.evidence,
     externalId: row.external_id,
+    region: row.region,
+    ref: Buffer.from(row.ref, 'base64').toString('base64url'),
     version: row.version,
     createdAt: new Date(row.created_at).toISOString(),
     createdBy: row.created_by,
@@ -89,6 +93,7 @@ const PATCH_COLUMNS: Partial<Record<string, string>> = {
   notes: 'notes',
   evidence: 'evidence',
   externalId: 'external_id',
+  region: 'region',
 };
 
 /** Rows go to PostgreSQL as one JSON document per statement, so a batch costs one round trip. */
@@ -103,6 +108,8 @@ interface RecordJson {
   notes: string | null;
   evidence: string[];
   external_id: string | null;
+  region: string | null;
+  ref: string;
 }
 
 function toJson(id: string, f: RecordFields): RecordJson {
@@ -117,6 +124,8 @@ function toJson(id: string, f: RecordFields): RecordJson {
     notes: f.notes,
     evidence: f.evidence,
     external_id: f.externalId,
+    region: f.region,
+    ref: randomBytes(16).toString('hex'),
   };
 }
 
@@ -125,19 +134,19 @@ export async function insertRecords(tx: Queryable, items: RecordFields[], actor:
   if (items.length === 0) return [];
   const ids = items.map(() => randomUUID());
   const recs = items.map((f, i) => toJson(ids[i]!, f));
-  const idents = items.flatMap((f, i) => f.identifiers.map((x, pos) => ({ record_id: ids[i], position: pos, type: x.type, value: x.value })));
+  const idents = items.flatMap((f, i) => f.identifiers.map((x, pos) => ({ record_id: ids[i], position: pos, type: x.type, value: x.value, canonical: x.canonical })));
   await tx.query(
-    `INSERT INTO records (id, kind, name, categories, status, confidence, brands, notes, evidence, external_id, created_by, updated_by)
-     SELECT x.id, x.kind, x.name, x.categories, x.status, x.confidence, x.brands, x.notes, x.evidence, x.external_id, $2, $2
+    `INSERT INTO records (id, kind, name, categories, status, confidence, brands, notes, evidence, external_id, region, ref, created_by, updated_by)
+     SELECT x.id, x.kind, x.name, x.categories, x.status, x.confidence, x.brands, x.notes, x.evidence, x.external_id, x.region, decode(x.ref, 'hex'), $2, $2
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, kind text, name text, categories text[], status text, confidence smallint,
-            brands text[], notes text, evidence text[], external_id text)`,
+            brands text[], notes text, evidence text[], external_id text, region text, ref text)`,
     [JSON.stringify(recs), actor.sub],
   );
   if (idents.length) {
     await tx.query(
-      `INSERT INTO record_identifiers (record_id, position, type, value)
-       SELECT x.record_id, x.position, x.type, x.value
-         FROM jsonb_to_recordset($1::jsonb) AS x(record_id uuid, position smallint, type text, value text)`,
+      `INSERT INTO record_identifiers (record_id, position, type, value, canonical)
+       SELECT x.record_id, x.position, x.type, x.value, x.canonical
+         FROM jsonb_to_recordset($1::jsonb) AS x(record_id uuid, position smallint, type text, value text, canonical text)`,
       [JSON.stringify(idents)],
     );
   }
@@ -194,9 +203,9 @@ export class RecordStore {
         await tx.query('DELETE FROM record_identifiers WHERE record_id = $1', [id]);
         if (patch.identifiers.length) {
           await tx.query(
-            `INSERT INTO record_identifiers (record_id, position, type, value)
-             SELECT $1, x.position, x.type, x.value
-               FROM jsonb_to_recordset($2::jsonb) AS x(position smallint, type text, value text)`,
+            `INSERT INTO record_identifiers (record_id, position, type, value, canonical)
+             SELECT $1, x.position, x.type, x.value, x.canonical
+               FROM jsonb_to_recordset($2::jsonb) AS x(position smallint, type text, value text, canonical text)`,
             [id, JSON.stringify(patch.identifiers.map((x, position) => ({ position, ...x })))],
           );
         }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { mod97 } from '../../node/indicators/normalize/checksums.ts';
 import { importFile } from '../../node/records/import-file.ts';
 import { validateRecordInput, type RecordFields } from '../../node/records/model.ts';
 import type { Database } from '../../node/storage/database.ts';
@@ -96,7 +97,8 @@ function generate(n: number): Synthetic[] {
         case 'email':
           return `sales.${i}@${domain}`;
         case 'phone':
-          return `+86 1${String(3_000_000_000 + i * 7919).slice(0, 10)}`;
+          // 13x is a mobile prefix in China for every 11-digit number.
+          return `+86 13${String((i * 7919) % 1e9).padStart(9, '0')}`;
         case 'url':
           return `https://${domain}/products/${Math.floor(rnd() * 1e6)}?ref=replica`;
         case 'domain':
@@ -104,13 +106,13 @@ function generate(n: number): Synthetic[] {
         case 'shop':
           return `marketplace:${word}`;
         case 'business_id':
-          return `91${String(1e15 + i * 104_729).slice(0, 16)}`;
+          return uscc(`91${pick(DIVISIONS)}${String((i * 104_729) % 1e9).padStart(9, '0')}`);
         case 'payment_account':
           return `paypal:${word}@${domain}`;
         case 'bank_account':
-          return `DE${String(10 + (i % 89))}${String(1e17 + i * 3_571).slice(0, 18)}`;
+          return iban('DE', `${String(10_000_000 + ((i * 7) % 90_000_000))}${String((i * 3_571) % 1e10).padStart(10, '0')}`);
         case 'ip':
-          return `${1 + (i % 223)}.${(i >> 8) % 256}.${(i >> 16) % 256}.${i % 256}`;
+          return documentationIp(i);
         case 'device_id':
           return randomUUIDFrom(rnd);
         case 'address':
@@ -131,6 +133,34 @@ function generate(n: number): Synthetic[] {
     });
   }
   return out;
+}
+
+/** Administrative division codes (GB/T 2260) for the USCC's characters 3–8. */
+const DIVISIONS = ['110000', '310000', '440300', '440100', '330100', '350100', '320500', '510100'];
+const USCC_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+
+/** The 17 characters `payload` with their GB 32100-2015 check character appended. */
+function uscc(payload: string): string {
+  let sum = 0;
+  let weight = 1;
+  for (const ch of payload) {
+    sum += USCC_ALPHABET.indexOf(ch) * weight;
+    weight = (weight * 3) % 31;
+  }
+  return payload + USCC_ALPHABET[(31 - (sum % 31)) % 31]!;
+}
+
+/** An IBAN of `country` and `bban`, with the ISO 13616 (MOD 97-10) check digits computed. */
+function iban(country: string, bban: string): string {
+  const check = 98 - mod97(`${bban}${country}00`);
+  return `${country}${String(check).padStart(2, '0')}${bban}`;
+}
+
+/** Addresses of the documentation ranges (RFC 5737, RFC 3849): public in form, assigned to no one. */
+const DOCUMENTATION_NETS = ['192.0.2', '198.51.100', '203.0.113'];
+function documentationIp(i: number): string {
+  if (i % 4 === 3) return `2001:db8:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}::1`;
+  return `${DOCUMENTATION_NETS[i % 3]}.${(i >> 2) % 256}`;
 }
 
 function randomUUIDFrom(rnd: () => number): string {
@@ -226,16 +256,16 @@ async function copyBaseline(url: string, rows: RecordFields[]): Promise<void> {
     const ids = rows.map(() => randomUUID());
     const actor = 'bench:copy';
     const copy = (sql: string, lines: () => Generator<string>) => pipeline(Readable.from(batch(lines())), client.query(copyFrom(sql)));
-    await copy('COPY records (id, kind, name, categories, status, confidence, brands, notes, evidence, external_id, created_by, updated_by) FROM STDIN', function* () {
+    await copy('COPY records (id, kind, name, categories, status, confidence, brands, notes, evidence, external_id, region, created_by, updated_by) FROM STDIN', function* () {
       for (let i = 0; i < rows.length; i++) {
         const f = rows[i]!;
-        yield `${[ids[i]!, f.kind, f.name, pgArray(f.categories), f.status, f.confidence, pgArray(f.brands), f.notes, pgArray(f.evidence), f.externalId, actor, actor].map(copyValue).join('\t')}\n`;
+        yield `${[ids[i]!, f.kind, f.name, pgArray(f.categories), f.status, f.confidence, pgArray(f.brands), f.notes, pgArray(f.evidence), f.externalId, f.region, actor, actor].map(copyValue).join('\t')}\n`;
       }
     });
-    await copy('COPY record_identifiers (record_id, position, type, value) FROM STDIN', function* () {
+    await copy('COPY record_identifiers (record_id, position, type, value, canonical) FROM STDIN', function* () {
       for (let i = 0; i < rows.length; i++) {
         const idents = rows[i]!.identifiers;
-        for (let p = 0; p < idents.length; p++) yield `${[ids[i]!, p, idents[p]!.type, idents[p]!.value].map(copyValue).join('\t')}\n`;
+        for (let p = 0; p < idents.length; p++) yield `${[ids[i]!, p, idents[p]!.type, idents[p]!.value, idents[p]!.canonical].map(copyValue).join('\t')}\n`;
       }
     });
     await copy('COPY record_changes (record_id, action, actor, role) FROM STDIN', function* () {

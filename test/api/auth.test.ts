@@ -65,7 +65,7 @@ function expectUnauthenticated(res: GqlResponse, message: RegExp, reason?: strin
   expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
 }
 
-const newInput = (name: string) => ({ kind: 'SELLER', name, identifiers: [{ type: 'EMAIL', value: `${name.replace(/\W/g, '').toLowerCase()}@shop.example` }] });
+const newInput = (name: string) => ({ kind: 'SELLER', name, identifiers: [{ type: 'EMAIL', value: `${name.replace(/\W/g, '').toLowerCase()}@shop.example.com` }] });
 
 describe('API authentication and roles', () => {
   let t: TestApi;

@@ -24,8 +24,8 @@ function writeRecords(file: string, n: number, prefix: string): void {
         kind: 'SELLER',
         name: `${prefix} ${i}`,
         identifiers: [
-          { type: 'email', value: `s${i}@${prefix.toLowerCase()}.example` },
-          { type: 'domain', value: `${prefix.toLowerCase()}${i}.example` },
+          { type: 'email', value: `s${i}@${prefix.toLowerCase()}.example.com` },
+          { type: 'domain', value: `${prefix.toLowerCase()}${i}.example.com` },
         ],
         categories: ['COUNTERFEIT'],
       }),

@@ -11,7 +11,7 @@ import { RecordStore } from '../../node/records/store.ts';
 
 const CSV =
   '\uFEFFkind,name,email,phone,url,categories,brands,notes,status,confidence,external_id\r\n' +
-  'SELLER,"Fake, Watches Ltd",a@fake.example|b@fake.example,+44 20 7946 0000,https://fake.example/shop,COUNTERFEIT|TRADEMARK,Rolex|Omega,"first line\r\nsecond, with comma",CONFIRMED,80,case-1\r\n' +
+  'SELLER,"Fake, Watches Ltd",a@fake.example.com|b@fake.example.com,+44 20 7946 0000,https://fake.example/shop,COUNTERFEIT|TRADEMARK,Rolex|Omega,"first line\r\nsecond, with comma",CONFIRMED,80,case-1\r\n' +
   'SHOP,Shop Two,,,,,,,,,\r\n' +
   'LISTING,Listing Three,,,https://market.example/item/3,DESIGN,,,DISPUTED,10,case-3\r\n';
 
@@ -76,8 +76,8 @@ describe.each(STORAGES)('alliance import into %s', (kind) => {
         kind: 'SELLER',
         name: 'Fake, Watches Ltd',
         identifiers: [
-          { type: 'email', value: 'a@fake.example' },
-          { type: 'email', value: 'b@fake.example' },
+          { type: 'email', value: 'a@fake.example.com' },
+          { type: 'email', value: 'b@fake.example.com' },
           { type: 'phone', value: '+44 20 7946 0000' },
           { type: 'url', value: 'https://fake.example/shop' },
         ],
@@ -113,7 +113,7 @@ describe.each(STORAGES)('alliance import into %s', (kind) => {
 
   it('a CSV with broken rows exits 1 naming row, line and column, and stores nothing of it', async () => {
     const before = await count();
-    const csv = ['kind,name,email,status', 'SELLER,Good,g@x.example,SUSPECTED', 'SELLER,Bad status,b@x.example,MAYBE', 'SELLER,"Two', 'lines",t@x.example', 'SELLER,Also good,,CLEARED'].join('\n');
+    const csv = ['kind,name,email,status', 'SELLER,Good,g@x.example.com,SUSPECTED', 'SELLER,Bad status,b@x.example.com,MAYBE', 'SELLER,"Two', 'lines",t@x.example.com', 'SELLER,Also good,,CLEARED'].join('\n');
     const r = await importCli([f('broken.csv', csv)]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');

@@ -13,7 +13,7 @@ const input = (name: string) => ({
   name,
   identifiers: [
     { type: 'EMAIL', value: `${name.toLowerCase().replace(/\W+/g, '.')}@example.com` },
-    { type: 'DOMAIN', value: 'fake-watches.example' },
+    { type: 'DOMAIN', value: 'fake-watches.example.com' },
   ],
   categories: ['COUNTERFEIT'],
 });
@@ -157,7 +157,7 @@ describe('alliance start with DATABASE_URL (PostgreSQL)', () => {
       const idents = await client.query('SELECT type, value FROM record_identifiers WHERE record_id = $1 ORDER BY position', [id]);
       expect(idents.rows).toEqual([
         { type: 'email', value: 'bogus.bags@example.com' },
-        { type: 'domain', value: 'fake-watches.example' },
+        { type: 'domain', value: 'fake-watches.example.com' },
       ]);
     } finally {
       await client.end();

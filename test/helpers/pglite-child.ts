@@ -43,11 +43,12 @@ if (mode === 'open') {
   const rows: RecordFields[] = Array.from({ length: count }, (_, i) => ({
     kind: 'SHOP',
     name: `child import ${i}`,
-    identifiers: [{ type: 'email', value: `child-${i}@example.test` }],
+    identifiers: [{ type: 'email', value: `child-${i}@example.com`, canonical: `child-${i}@example.com` }],
     categories: ['COUNTERFEIT'],
     status: 'SUSPECTED',
     confidence: 50,
     brands: [],
+    region: null,
     notes: null,
     evidence: [],
     externalId: null,

@@ -56,7 +56,7 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
   it('imports CSV: header columns, | lists, identifier columns, quoted commas and newlines, BOM, CRLF', async () => {
     const csv =
       '\uFEFFKind,Name,Email,Phone,Domain,Categories,Brands,Notes,Status,Confidence,External_ID,Evidence\r\n' +
-      'SELLER,"Fake, Watches Ltd",a@fake.example | b@fake.example,+44 20 7946 0000,fake.example,COUNTERFEIT|TRADEMARK,Rolex|Omega,"line one\r\nline two, with ""quotes""",CONFIRMED,80,case-1,https://evidence.example/1|https://evidence.example/2\r\n' +
+      'SELLER,"Fake, Watches Ltd",a@fake.example.com | b@fake.example.com,+44 20 7946 0000,fake.example.com,COUNTERFEIT|TRADEMARK,Rolex|Omega,"line one\r\nline two, with ""quotes""",CONFIRMED,80,case-1,https://evidence.example/1|https://evidence.example/2\r\n' +
       '\r\n' +
       'SHOP,  Shop Two  ,,,,,,,,,,\r\n';
     const r = await importFile(t.db, file('csv', csv), opts);
@@ -66,10 +66,10 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
       kind: 'SELLER',
       name: 'Fake, Watches Ltd',
       identifiers: [
-        { type: 'email', value: 'a@fake.example' },
-        { type: 'email', value: 'b@fake.example' },
-        { type: 'phone', value: '+44 20 7946 0000' },
-        { type: 'domain', value: 'fake.example' },
+        { type: 'email', value: 'a@fake.example.com', canonical: 'a@fake.example.com' },
+        { type: 'email', value: 'b@fake.example.com', canonical: 'b@fake.example.com' },
+        { type: 'phone', value: '+44 20 7946 0000', canonical: '+442079460000' },
+        { type: 'domain', value: 'fake.example.com', canonical: 'example.com' },
       ],
       categories: ['COUNTERFEIT', 'TRADEMARK'],
       brands: ['Rolex', 'Omega'],
@@ -90,20 +90,20 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
     const text =
       '\uFEFF' +
       jsonl([
-        { kind: 'SELLER', name: 'Alpha', identifiers: [{ type: 'EMAIL', value: 'x@alpha.example' }, { type: 'name', value: 'Al Pha' }], categories: ['COUNTERFEIT'] },
+        { kind: 'SELLER', name: 'Alpha', identifiers: [{ type: 'EMAIL', value: 'x@alpha.example.com' }, { type: 'name', value: 'Al Pha' }], categories: ['COUNTERFEIT'] },
       ]) +
       '\n   \n' +
       jsonl([{ kind: 'LISTING', name: 'Beta', status: 'DISPUTED', confidence: 0, brands: ['Nike'], externalId: 'L-2', notes: 'a\nb' }]);
     const r = await importFile(t.db, file('jsonl', text), opts);
     expect(r).toMatchObject({ format: 'jsonl', imported: 2, rows: 2, errorCount: 0 });
     const [a, b] = await all();
-    expect(a).toMatchObject({ name: 'Alpha', identifiers: [{ type: 'email', value: 'x@alpha.example' }, { type: 'name', value: 'Al Pha' }], categories: ['COUNTERFEIT'] });
+    expect(a).toMatchObject({ name: 'Alpha', identifiers: [{ type: 'email', value: 'x@alpha.example.com', canonical: 'x@alpha.example.com' }, { type: 'name', value: 'Al Pha', canonical: 'al pha' }], categories: ['COUNTERFEIT'] });
     expect(b).toMatchObject({ kind: 'LISTING', name: 'Beta', status: 'DISPUTED', confidence: 0, brands: ['Nike'], externalId: 'L-2', notes: 'a\nb' });
   });
 
   it('a CSV with a bad row names row, line and column, and stores nothing, even after earlier chunks went in', async () => {
-    const good = Array.from({ length: IMPORT_CHUNK * 2 + 10 }, (_, i) => `SELLER,Seller ${i},s${i}@x.example,SUSPECTED`);
-    const lines = ['kind,name,email,status', ...good, 'SELLER,Bad one,bad@x.example,MAYBE', 'SELLER,Fine,f@x.example,CLEARED'];
+    const good = Array.from({ length: IMPORT_CHUNK * 2 + 10 }, (_, i) => `SELLER,Seller ${i},s${i}@x.example.com,SUSPECTED`);
+    const lines = ['kind,name,email,status', ...good, 'SELLER,Bad one,bad@x.example.com,MAYBE', 'SELLER,Fine,f@x.example.com,CLEARED'];
     const progress: number[] = [];
     const r = await importFile(t.db, file('csv', lines.join('\n') + '\n'), { actor, onProgress: (n) => progress.push(n) });
     const badRow = good.length + 1;
@@ -122,8 +122,8 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
   it('reports every problem of every row, with the CSV column each came from', async () => {
     const csv = [
       'kind,name,email,url,categories,confidence,external_id',
-      'SELLER,Ok,ok@x.example,,,,',
-      'VENDOR,,ok@x.example,,FAKE,101,',
+      'SELLER,Ok,ok@x.example.com,,,,',
+      'VENDOR,,ok@x.example.com,,FAKE,101,',
       'SELLER,"multi',
       'line",,,,abc,',
       'SELLER,Short',
@@ -215,7 +215,7 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
     await expect(importFile(t.db, file('csv', 'name,email\nA,a@x\n'), opts)).rejects.toThrow('columns kind and name are required');
     await expect(importFile(t.db, file('csv', 'kind,name,external_id,externalid\nSELLER,A,1,2\n'), opts)).rejects.toThrow('column(s) externalId given more than once');
     // Identifier columns may repeat.
-    const r = await importFile(t.db, file('csv', 'kind,name,email,email\nSELLER,A,a@x.example,b@x.example\n'), opts);
+    const r = await importFile(t.db, file('csv', 'kind,name,email,email\nSELLER,A,a@x.example.com,b@x.example.com\n'), opts);
     expect(r.imported).toBe(1);
     expect((await all())[0]!.identifiers).toHaveLength(2);
   });
@@ -262,7 +262,7 @@ describe.each(STORAGES)('importFile on %s', (kind) => {
 
   it('reports progress after each stored chunk, ending at the total', async () => {
     const n = IMPORT_CHUNK * 2 + 1;
-    const p = file('jsonl', jsonl(Array.from({ length: n }, (_, i) => ({ kind: 'SELLER', name: `P${i}`, identifiers: [{ type: 'ip', value: `10.0.${i >> 8}.${i & 255}` }] }))));
+    const p = file('jsonl', jsonl(Array.from({ length: n }, (_, i) => ({ kind: 'SELLER', name: `P${i}`, identifiers: [{ type: 'ip', value: `2001:db8::${i.toString(16)}` }] }))));
     const progress: number[] = [];
     const r = await importFile(t.db, p, { actor, onProgress: (k) => progress.push(k) });
     expect(r.imported).toBe(n);

@@ -13,8 +13,8 @@ function rows(tag: string, n = ROWS): RawRecordInput[] {
     kind: i % 2 ? 'SHOP' : 'SELLER',
     name: `${tag} import ${i}`,
     identifiers: [
-      { type: 'EMAIL', value: `${tag}-${i}@example.test` },
-      { type: 'domain', value: `${tag}-${i}.example.test` },
+      { type: 'EMAIL', value: `${tag}-${i}@example.com` },
+      { type: 'domain', value: `${tag}-${i}.example.com` },
     ],
     categories: ['COUNTERFEIT'],
     confidence: i % 101,
@@ -87,7 +87,7 @@ describe.each(STORAGES)('importRecords on %s', (kind) => {
   it('stores nothing when one row of 2,500 is invalid, and names its row (from 1) and field', async () => {
     const actor = { sub: 'one-bad', role: 'analyst' };
     const input = rows('onebad');
-    input[1733] = { ...input[1733], identifiers: [{ type: 'email', value: 'ok@example.test' }, { type: 'fax', value: '555' }] };
+    input[1733] = { ...input[1733], identifiers: [{ type: 'email', value: 'ok@example.com' }, { type: 'fax', value: '555' }] };
     const { db, statements } = recording(t.db);
     const result = await importRecords(db, input, actor);
     expect(result).toEqual({ ok: false, errors: [{ row: 1734, field: 'identifiers[1].type', message: expect.stringMatching(/must be one of/) }] });
@@ -147,8 +147,8 @@ describe.each(STORAGES)('importRecords on %s', (kind) => {
         name: `good import ${i}`,
         kind: i % 2 ? 'SHOP' : 'SELLER',
         identifiers: [
-          { type: 'email', value: `good-${i}@example.test` },
-          { type: 'domain', value: `good-${i}.example.test` },
+          { type: 'email', value: `good-${i}@example.com`, canonical: `good-${i}@example.com` },
+          { type: 'domain', value: `good-${i}.example.com`, canonical: 'example.com' },
         ],
         confidence: i % 101,
         externalId: `good-${i}`,
@@ -189,7 +189,7 @@ describe.each(STORAGES)('importRecords on %s', (kind) => {
 
   it('imports nothing, successfully, from an empty list', async () => {
     const actor = { sub: 'empty', role: 'analyst' };
-    expect(await importRecords(t.db, [], actor)).toEqual({ ok: true, ids: [] });
+    expect(await importRecords(t.db, [], actor)).toEqual({ ok: true, ids: [], skipped: [] });
     expect(await storedBy(actor)).toBe(0);
   });
 });

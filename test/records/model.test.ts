@@ -41,6 +41,7 @@ describe('validateRecordInput', () => {
       notes: null,
       evidence: [],
       externalId: null,
+      region: null,
     });
   });
 
@@ -53,7 +54,7 @@ describe('validateRecordInput', () => {
     const f = validateRecordInput({
       kind: 'COMPANY',
       name: 'Synthetic Co',
-      identifiers: [{ type: 'domain', value: 'synthetic.example.test' }],
+      identifiers: [{ type: 'domain', value: 'synthetic.example.com' }],
       categories: ['TRADEMARK', 'COUNTERFEIT'],
       status: 'CONFIRMED',
       confidence: 0,
@@ -61,11 +62,12 @@ describe('validateRecordInput', () => {
       notes: 'seen at a synthetic fair',
       evidence: ['case-1', 'case-2'],
       externalId: 'EXT-1',
+      region: 'FI',
     });
     expect(f).toEqual({
       kind: 'COMPANY',
       name: 'Synthetic Co',
-      identifiers: [{ type: 'domain', value: 'synthetic.example.test' }],
+      identifiers: [{ type: 'domain', value: 'synthetic.example.com', canonical: 'example.com' }],
       categories: ['TRADEMARK', 'COUNTERFEIT'],
       status: 'CONFIRMED',
       confidence: 0,
@@ -73,6 +75,7 @@ describe('validateRecordInput', () => {
       notes: 'seen at a synthetic fair',
       evidence: ['case-1', 'case-2'],
       externalId: 'EXT-1',
+      region: 'FI',
     });
     expect(validateRecordInput({ ...VALID, confidence: 100 }).confidence).toBe(100);
   });
@@ -136,38 +139,39 @@ describe('validateRecordInput', () => {
     it('accepts the type in any case and stores it lower-case, and trims the value', () => {
       const f = validateRecordInput({
         ...VALID,
-        identifiers: [ident('EMAIL', ' shop@example.test '), ident('Phone', '+358 40 000 0000'), ident('business_id', 'SYN-1')],
+        identifiers: [ident('EMAIL', ' shop@example.com '), ident('Phone', '+358 40 000 0000'), ident('business_id', 'DE 136 695 976')],
       });
       expect(f.identifiers).toEqual([
-        { type: 'email', value: 'shop@example.test' },
-        { type: 'phone', value: '+358 40 000 0000' },
-        { type: 'business_id', value: 'SYN-1' },
+        { type: 'email', value: 'shop@example.com', canonical: 'shop@example.com' },
+        { type: 'phone', value: '+358 40 000 0000', canonical: '+358400000000' },
+        { type: 'business_id', value: 'DE 136 695 976', canonical: 'DE:VAT:136695976' },
       ]);
     });
 
     it('accepts 100 identifiers and a value of exactly 1024 characters', () => {
-      const many = Array.from({ length: RECORD_LIMITS.identifiers }, (_, i) => ident('device_id', `dev-${i}`));
+      const many = Array.from({ length: RECORD_LIMITS.identifiers }, (_, i) => ident('device_id', `serial:dev-${i}`));
       expect(validateRecordInput({ ...VALID, identifiers: many }).identifiers).toHaveLength(100);
-      expect(validateRecordInput({ ...VALID, identifiers: [ident('url', 'u'.repeat(1024))] }).identifiers[0]!.value).toHaveLength(1024);
+      const long = `https://example.com/${'u'.repeat(1024 - 'https://example.com/'.length)}`;
+      expect(validateRecordInput({ ...VALID, identifiers: [ident('url', long)] }).identifiers[0]!.value).toHaveLength(1024);
     });
 
     it('refuses more than 100 identifiers', () => {
-      const many = Array.from({ length: 101 }, (_, i) => ident('device_id', `dev-${i}`));
+      const many = Array.from({ length: 101 }, (_, i) => ident('device_id', `serial:dev-${i}`));
       expect(inputProblems({ ...VALID, identifiers: many })).toEqual([{ field: 'identifiers', message: expect.stringMatching(/101 .*limit is 100/) }]);
     });
 
     it.each([
       ['empty value', [ident('email', '')], 'identifiers[0].value', /empty/],
-      ['blank value', [ident('ip', 'x'), ident('email', '   ')], 'identifiers[1].value', /empty/],
+      ['blank value', [ident('ip', '192.0.2.1'), ident('email', '   ')], 'identifiers[1].value', /empty/],
       ['missing value', [{ type: 'email' }], 'identifiers[0].value', /required/],
       ['value not a string', [ident('email', 12)], 'identifiers[0].value', /string/],
-      ['value over 1024 characters', [ident('ip', '10.0.0.1'), ident('url', 'u'.repeat(1025))], 'identifiers[1].value', /1025 .*limit is 1024/],
-      ['NUL in the value', [ident('email', 'a\u0000@example.test')], 'identifiers[0].value', /NUL/],
+      ['value over 1024 characters', [ident('ip', '192.0.2.1'), ident('url', 'u'.repeat(1025))], 'identifiers[1].value', /1025 .*limit is 1024/],
+      ['NUL in the value', [ident('email', 'a\u0000@example.com')], 'identifiers[0].value', /NUL/],
       ['unknown type', [ident('fax', '123')], 'identifiers[0].type', /must be one of email, phone/],
       ['missing type', [{ value: '123' }], 'identifiers[0].type', /must be one of/],
-      ['a string instead of an object', ['shop@example.test'], 'identifiers[0]', /object/],
-      ['null instead of an object', [ident('ip', '10.0.0.2'), null], 'identifiers[1]', /object/],
-      ['a list instead of an object', [['email', 'x@example.test']], 'identifiers[0]', /object/],
+      ['a string instead of an object', ['shop@example.com'], 'identifiers[0]', /object/],
+      ['null instead of an object', [ident('ip', '192.0.2.2'), null], 'identifiers[1]', /object/],
+      ['a list instead of an object', [['email', 'x@example.com']], 'identifiers[0]', /object/],
       ['an unknown field', [{ type: 'phone', value: '+358400000001', region: 'FI' }], 'identifiers[0].region', /not an identifier field/],
     ])('refuses an identifier with %s', (_, identifiers, field, message) => {
       const problems = inputProblems({ ...VALID, identifiers });
@@ -177,7 +181,7 @@ describe('validateRecordInput', () => {
     });
 
     it('refuses identifiers that are not a list', () => {
-      expect(fieldsOf(inputProblems({ ...VALID, identifiers: { type: 'email', value: 'x@example.test' } }))).toEqual(['identifiers']);
+      expect(fieldsOf(inputProblems({ ...VALID, identifiers: { type: 'email', value: 'x@example.com' } }))).toEqual(['identifiers']);
     });
   });
 
@@ -224,7 +228,7 @@ describe('validateRecordInput', () => {
         kind: 'ROBOT',
         confidence: 101,
         categories: ['FAKE'],
-        identifiers: [{ type: 'email', value: 'ok@example.test' }, { type: 'fax', value: '' }],
+        identifiers: [{ type: 'email', value: 'ok@example.com' }, { type: 'fax', value: '' }],
         extra: 1,
       });
     } catch (e) {
@@ -243,7 +247,7 @@ describe('validateRecordPatch', () => {
     expect(validateRecordPatch({ name: ' Renamed ' })).toEqual({ name: 'Renamed' });
     expect(validateRecordPatch({ confidence: 90, categories: ['DESIGN', 'DESIGN'] })).toEqual({ confidence: 90, categories: ['DESIGN'] });
     expect(validateRecordPatch({ identifiers: [] })).toEqual({ identifiers: [] });
-    expect(validateRecordPatch({ identifiers: [{ type: 'IP', value: '192.0.2.1' }] })).toEqual({ identifiers: [{ type: 'ip', value: '192.0.2.1' }] });
+    expect(validateRecordPatch({ identifiers: [{ type: 'IP', value: '192.0.2.1' }] })).toEqual({ identifiers: [{ type: 'ip', value: '192.0.2.1', canonical: '192.0.2.1' }] });
   });
 
   it('clears optional text given as null or blank', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore, insertRecords, MAX_PAGE_SIZE, type RecordFilter } from '../../node/records/store.ts';
 import { decodeCursor, encodeCursor } from '../../node/records/cursor.ts';
-import { RecordError, RecordValidationError, validateRecordInput, type Actor, type RawRecordInput, type StoredRecord } from '../../node/records/model.ts';
+import { RecordError, RecordValidationError, validateRecordInput, validateRecordPatch, type Actor, type RawRecordInput, type StoredRecord } from '../../node/records/model.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 
 const ALICE: Actor = { sub: 'alice@member.test', role: 'analyst' };
@@ -274,7 +274,7 @@ describe.each(STORAGES)('records on %s', (kind) => {
           kind: 'SELLER',
           name: 'Synthetic Séller 🛒',
           identifiers: [
-            { type: 'EMAIL', value: 'seller@example.test' },
+            { type: 'EMAIL', value: 'seller@example.com' },
             { type: 'phone', value: '+358 40 000 0001' },
             { type: 'url', value: 'https://shop.example.test/s/1' },
           ],
@@ -293,9 +293,9 @@ describe.each(STORAGES)('records on %s', (kind) => {
         kind: 'SELLER',
         name: 'Synthetic Séller 🛒',
         identifiers: [
-          { type: 'email', value: 'seller@example.test' },
-          { type: 'phone', value: '+358 40 000 0001' },
-          { type: 'url', value: 'https://shop.example.test/s/1' },
+          { type: 'email', value: 'seller@example.com', canonical: 'seller@example.com' },
+          { type: 'phone', value: '+358 40 000 0001', canonical: '+358400000001' },
+          { type: 'url', value: 'https://shop.example.test/s/1', canonical: 'https://shop.example.test/s/1' },
         ],
         categories: ['COUNTERFEIT', 'TRADEMARK'],
         status: 'CONFIRMED',
@@ -329,7 +329,7 @@ describe.each(STORAGES)('records on %s', (kind) => {
     });
 
     it('updates only the fields given, bumping the version and recording who and what', async () => {
-      const r = await store.create(fields({ kind: 'SHOP', name: 'Before', notes: 'keep me', brands: ['X'], identifiers: [{ type: 'shop', value: 'shop-1' }] }), ALICE);
+      const r = await store.create(fields({ kind: 'SHOP', name: 'Before', notes: 'keep me', brands: ['X'], identifiers: [{ type: 'shop', value: 'example-market:shop-1' }] }), ALICE);
       await sleep(5);
       const u = await store.update(r.id, { name: 'After', confidence: 90, categories: ['PATENT', 'DESIGN'], externalId: 'EXT-9' }, BOB);
       expect(u).toMatchObject({
@@ -341,7 +341,7 @@ describe.each(STORAGES)('records on %s', (kind) => {
         externalId: 'EXT-9',
         notes: 'keep me',
         brands: ['X'],
-        identifiers: [{ type: 'shop', value: 'shop-1' }],
+        identifiers: [{ type: 'shop', value: 'example-market:shop-1', canonical: 'example-market:shop-1' }],
         version: 2,
         createdBy: ALICE.sub,
         createdAt: r.createdAt,
@@ -370,19 +370,21 @@ describe.each(STORAGES)('records on %s', (kind) => {
           kind: 'SHOP',
           name: 'Ident Shop',
           identifiers: [
-            { type: 'email', value: 'a@example.test' },
-            { type: 'email', value: 'b@example.test' },
-            { type: 'domain', value: 'c.example.test' },
+            { type: 'email', value: 'a@example.com' },
+            { type: 'email', value: 'b@example.com' },
+            { type: 'domain', value: 'c.example.com' },
           ],
         }),
         ALICE,
       );
       const replaced = [
-        { type: 'ip' as const, value: '192.0.2.7' },
-        { type: 'email' as const, value: 'b@example.test' },
-        { type: 'bank_account' as const, value: 'FI00 0000 0000 0000 00' },
-        { type: 'address' as const, value: 'Synthetic Street 1' },
+        { type: 'ip' as const, value: '192.0.2.7', canonical: '192.0.2.7' },
+        { type: 'email' as const, value: 'b@example.com', canonical: 'b@example.com' },
+        { type: 'bank_account' as const, value: 'FI21 1234 5600 0007 85', canonical: 'iban:FI2112345600000785' },
+        { type: 'address' as const, value: 'Synthetic Street 1', canonical: 'synthetic st 1' },
       ];
+      // The fixture is what validation makes of these values.
+      expect(validateRecordPatch({ identifiers: replaced.map(({ type, value }) => ({ type, value })) }).identifiers).toEqual(replaced);
       const u = await store.update(r.id, { identifiers: replaced }, ALICE);
       expect(u.identifiers).toEqual(replaced);
       expect((await store.get(r.id))!.identifiers).toEqual(replaced);
@@ -470,7 +472,7 @@ describe.each(STORAGES)('records on %s', (kind) => {
     });
 
     it('deletes a record with its identifiers, and keeps its history with who deleted it and why', async () => {
-      const r = await store.create(fields({ kind: 'SHOP', name: 'Doomed', identifiers: [{ type: 'domain', value: 'doomed.example.test' }] }), ALICE);
+      const r = await store.create(fields({ kind: 'SHOP', name: 'Doomed', identifiers: [{ type: 'domain', value: 'doomed.example.com' }] }), ALICE);
       await store.setStatus(r.id, 'DISPUTED', 'member objected', ALICE);
       await store.delete(r.id, 'entered by mistake', BOB);
       expect(await store.get(r.id)).toBeNull();

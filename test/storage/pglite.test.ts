@@ -38,7 +38,7 @@ describe('PGlite data directory', () => {
     lockFile = path.join(root, 'pgdata.lock');
     db = await openPglite({ dataDir });
     await migrate(db);
-    const r = await new RecordStore(db).create(validateRecordInput({ kind: 'SHOP', name: 'Persisted Shop', identifiers: [{ type: 'domain', value: 'persist.example.test' }] }), ACTOR);
+    const r = await new RecordStore(db).create(validateRecordInput({ kind: 'SHOP', name: 'Persisted Shop', identifiers: [{ type: 'domain', value: 'persist.example.com' }] }), ACTOR);
     recordId = r.id;
   });
 
@@ -81,7 +81,7 @@ describe('PGlite data directory', () => {
     db = await openPglite({ dataDir });
     expect((await migrate(db)).applied).toEqual([]);
     const r = await new RecordStore(db).get(recordId);
-    expect(r).toMatchObject({ name: 'Persisted Shop', identifiers: [{ type: 'domain', value: 'persist.example.test' }], createdBy: ACTOR.sub });
+    expect(r).toMatchObject({ name: 'Persisted Shop', identifiers: [{ type: 'domain', value: 'persist.example.com' }], createdBy: ACTOR.sub });
     await db.close();
     db = undefined;
   });

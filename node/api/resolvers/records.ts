@@ -2,7 +2,7 @@ import type { Actor, RawRecordInput, StoredRecord } from '../../records/model.ts
 import { assertRecordId, RecordError, RecordValidationError, validateRecordInput, validateRecordPatch } from '../../records/model.ts';
 import { importRecords } from '../../records/import.ts';
 import { RecordStore, type RecordFilter } from '../../records/store.ts';
-import type { LimitsConfig } from '../../config.ts';
+import type { Config } from '../../config.ts';
 import type { ApiContext } from '../context.ts';
 
 interface PageArgs {
@@ -17,10 +17,11 @@ function actorOf(ctx: ApiContext): Actor {
 
 /** GraphQL enum values are the upper-case identifier type names. */
 function present(r: StoredRecord) {
-  return { ...r, identifiers: r.identifiers.map((i) => ({ type: i.type.toUpperCase(), value: i.value })) };
+  return { ...r, identifiers: r.identifiers.map((i) => ({ type: i.type.toUpperCase(), value: i.value, canonical: i.canonical })) };
 }
 
-export function recordResolvers(store: RecordStore, limits: LimitsConfig) {
+export function recordResolvers(store: RecordStore, config: Pick<Config, 'limits' | 'defaultRegion'>) {
+  const { limits, defaultRegion } = config;
   return {
     Query: {
       async record(_: unknown, args: { id: string }) {
@@ -46,11 +47,18 @@ export function recordResolvers(store: RecordStore, limits: LimitsConfig) {
     },
     Mutation: {
       async createRecord(_: unknown, args: { input: RawRecordInput }, ctx: ApiContext) {
-        return present(await store.create(validateRecordInput(args.input), actorOf(ctx)));
+        return present(await store.create(validateRecordInput(args.input, { defaultRegion }), actorOf(ctx)));
       },
       async updateRecord(_: unknown, args: { id: string; input: RawRecordInput; expectedVersion?: number | null }, ctx: ApiContext) {
         const id = assertRecordId(args.id);
-        return present(await store.update(id, validateRecordPatch(args.input), actorOf(ctx), args.expectedVersion));
+        // New identifiers without a new region are read in the region the record already has.
+        let region = defaultRegion;
+        if (args.input.identifiers != null && args.input.region == null) {
+          const current = await store.get(id);
+          if (!current) throw new RecordError('NOT_FOUND', `record ${id} does not exist`, { id });
+          region = current.region ?? defaultRegion;
+        }
+        return present(await store.update(id, validateRecordPatch(args.input, { defaultRegion: region }), actorOf(ctx), args.expectedVersion));
       },
       async setRecordStatus(_: unknown, args: { id: string; status: StoredRecord['status']; reason?: string | null }, ctx: ApiContext) {
         return present(await store.setStatus(assertRecordId(args.id), args.status, args.reason ?? null, actorOf(ctx)));
@@ -60,20 +68,21 @@ export function recordResolvers(store: RecordStore, limits: LimitsConfig) {
         await store.delete(id, args.reason ?? null, actorOf(ctx));
         return { id };
       },
-      async importRecords(_: unknown, args: { records: RawRecordInput[] }, ctx: ApiContext) {
+      async importRecords(_: unknown, args: { records: RawRecordInput[]; onInvalid?: 'REJECT' | 'SKIP' | null }, ctx: ApiContext) {
         if (args.records.length === 0) throw new RecordValidationError([{ field: 'records', message: 'is empty' }]);
         if (args.records.length > limits.importRecords) {
           throw new RecordValidationError([
             { field: 'records', message: `has ${args.records.length} records; the limit per call is ${limits.importRecords} (use alliance import for files)` },
           ]);
         }
-        const result = await importRecords(store.db, args.records, actorOf(ctx));
+        const onInvalid = args.onInvalid === 'SKIP' ? 'skip' : 'reject';
+        const result = await importRecords(store.db, args.records, actorOf(ctx), { onInvalid, defaultRegion });
         if (!result.ok) {
           throw new RecordError('BAD_USER_INPUT', `${result.errors.length} invalid record(s); nothing was imported. First: row ${result.errors[0]!.row}, ${result.errors[0]!.field}: ${result.errors[0]!.message}`, {
             rows: result.errors,
           });
         }
-        return { imported: result.ids.length, ids: result.ids };
+        return { imported: result.ids.length, ids: result.ids, skipped: result.skipped };
       },
     },
     Record: {

@@ -1,0 +1,71 @@
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import type { IdentifierType, StoredRecord } from '../records/model.ts';
+import type { Indicator } from './indicator.ts';
+
+/** Version tag of the derivation; part of every digest, so a new scheme can never collide with this one. */
+export const DERIVATION_VERSION = 'alliance:v1';
+
+/** Bytes of an epoch key K_e. */
+export const EPOCH_KEY_BYTES = 32;
+
+/**
+ * The string that is keyed-hashed for one identifier: `alliance:v1:<type>:<canonical>` (DESIGN §1).
+ * The one place the input is formed: a later stage that replaces `canonical` by an OPRF output
+ * (RFC 9497) changes this function and nothing else.
+ */
+export function derivationInput(type: IdentifierType, canonical: string): string {
+  return `${DERIVATION_VERSION}:${type}:${canonical}`;
+}
+
+/**
+ * An epoch key ready for HMAC. Made once per epoch: importing raw key bytes on every HMAC costs
+ * about seven times the HMAC itself.
+ */
+export type EpochKey = KeyObject;
+
+export function epochKey(bytes: Uint8Array): EpochKey {
+  if (bytes.length !== EPOCH_KEY_BYTES) throw new RangeError(`an epoch key has ${EPOCH_KEY_BYTES} bytes, not ${bytes.length}`);
+  return createSecretKey(bytes);
+}
+
+/** `HMAC-SHA256(K_e, "alliance:v1:" + type + ":" + canonical)`, as base64url without padding. */
+export function deriveDigest(key: EpochKey, type: IdentifierType, canonical: string): string {
+  return createHmac('sha256', key).update(derivationInput(type, canonical), 'utf8').digest('base64url');
+}
+
+export interface IndicatorOptions {
+  epochKey: EpochKey;
+  /** How long peers keep matching an indicator after it is published. */
+  lifetimeDays: number;
+  now?: Date;
+}
+
+/** What of a record its indicators are made of: never its raw values, only digests of them. */
+export type IndicatorSource = Pick<StoredRecord, 'ref' | 'identifiers' | 'categories' | 'status' | 'confidence' | 'createdAt'>;
+
+/**
+ * The indicators of one record (DESIGN §2): one per distinct (type, canonical) identifier, all
+ * carrying the record's `ref`. A CLEARED record (or one being deleted: `op` 'retract') retracts them.
+ */
+export function indicatorsOf(record: IndicatorSource, opts: IndicatorOptions, op?: Indicator['op']): Indicator[] {
+  const now = opts.now ?? new Date();
+  const expiresAt = new Date(now.getTime() + opts.lifetimeDays * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const base = {
+    op: op ?? (record.status === 'CLEARED' ? 'retract' : 'add'),
+    ref: record.ref,
+    categories: [...record.categories].sort(),
+    status: record.status,
+    confidence: record.confidence,
+    firstSeen: record.createdAt.slice(0, 10),
+    expiresAt,
+  } as const;
+  const seen = new Set<string>();
+  const out: Indicator[] = [];
+  for (const id of record.identifiers) {
+    const key = `${id.type}\u0000${id.canonical}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ type: id.type, digest: deriveDigest(opts.epochKey, id.type, id.canonical), ...base, categories: [...base.categories] });
+  }
+  return out;
+}
