@@ -1,18 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { normalize } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const norm = (v: string): string => normalize('device_id', v);
 
-function reason(v: string): string | undefined {
-  try {
-    norm(v);
-    return undefined;
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-}
+const reason = (v: string): string | undefined => refusal('device_id', v);
 
 const digits = (n: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: n, maxLength: n }).map((a) => a.join(''));
 const hexDigits = (n: number) => fc.array(fc.constantFrom(...'0123456789abcdef'), { minLength: n, maxLength: n }).map((a) => a.join(''));

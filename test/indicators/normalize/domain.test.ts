@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const domain = (v: string) => normalize('domain', v);
-function reasonOf(v: string): string | undefined {
-  try {
-    domain(v);
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
+const reasonOf = (v: string): string | undefined => refusal('domain', v);
 
 describe('domain normalisation', () => {
   it('gives a suffix of the host, the same from a bare host, a URL and an email address', () => {

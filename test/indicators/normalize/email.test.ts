@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const email = (v: string) => normalize('email', v);
-function reasonOf(v: string): string | undefined {
-  try {
-    email(v);
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
+const reasonOf = (v: string): string | undefined => refusal('email', v);
 
 /** Plain mailbox names: letters, digits and inner dots/underscores, as real users pick them. */
 const localPart = fc.stringMatching(/^[a-z0-9]{1,10}(?:[._][a-z0-9]{1,8}){0,2}$/);

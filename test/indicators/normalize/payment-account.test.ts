@@ -4,19 +4,12 @@ import { createBase58check, bech32, bech32m } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { normalize } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const norm = (v: string): string => normalize('payment_account', v);
 
-function reason(v: string): string | undefined {
-  try {
-    norm(v);
-    return undefined;
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-}
+const reason = (v: string): string | undefined => refusal('payment_account', v);
 
 const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 const bytes20 = fc.uint8Array({ minLength: 20, maxLength: 20 });

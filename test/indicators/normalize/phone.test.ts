@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const phone = (v: string, region?: string) => normalize('phone', v, { region });
-function reasonOf(v: string, region?: string): string | undefined {
-  try {
-    phone(v, region);
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
+const reasonOf = (v: string, region?: string): string | undefined => refusal('phone', v, region);
 
 /** Valid numbers by region: [E.164, national significant number split in groups, trunk prefix]. */
 const NUMBERS: { region: string; cc: string; groups: string[]; trunk: string }[] = [

@@ -1,18 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { refusal } from '../../helpers/normalize.ts';
 
 const shop = (v: string) => normalize('shop', v);
 const url = (v: string) => normalize('url', v);
-function reasonOf(v: string): string | undefined {
-  try {
-    shop(v);
-  } catch (err) {
-    if (err instanceof NormalizeError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
+const reasonOf = (v: string): string | undefined => refusal('shop', v);
 
 /** Shop URL, the same shop written as platform + id, and the canonical shop form. */
 const SHOPS: [string, string, string][] = [
