@@ -6,6 +6,8 @@ import { migrateCommand } from './migrate.ts';
 import { tokenCommand } from './token.ts';
 import { importCommand } from './import.ts';
 import { normalizeCommand } from './normalize.ts';
+import { initCommand } from './init.ts';
+import { adminCommand } from './admin.ts';
 
 export interface Command {
   summary: string;
@@ -15,12 +17,22 @@ export interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {
+/** A command with subcommands (`alliance admin keygen ...`): `alliance GROUP SUB [options]`. */
+export interface CommandGroup {
+  summary: string;
+  /** Shown for `alliance GROUP`, `--help` and an unknown subcommand. */
+  usage: string;
+  subcommands: Record<string, Command>;
+}
+
+const COMMANDS: Record<string, Command | CommandGroup> = {
   start: startCommand,
   migrate: migrateCommand,
   token: tokenCommand,
   import: importCommand,
   normalize: normalizeCommand,
+  init: initCommand,
+  admin: adminCommand,
 };
 
 function mainHelp(): string {
@@ -39,6 +51,25 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`alliance: unknown command "${name}"\n\n${mainHelp()}`);
     return EXIT.usage;
   }
+  if ('subcommands' in command) return runGroup(name, command, rest);
+  return runCommand(name, command, rest);
+}
+
+async function runGroup(name: string, group: CommandGroup, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(group.usage);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = group.subcommands[sub];
+  if (!command) {
+    process.stderr.write(`alliance ${name}: unknown subcommand "${sub}"\n\n${group.usage}`);
+    return EXIT.usage;
+  }
+  return runCommand(`${name} ${sub}`, command, rest);
+}
+
+async function runCommand(name: string, command: Command, rest: string[]): Promise<number> {
   try {
     let parsed;
     try {

@@ -1,0 +1,16 @@
+import type { Command, CommandGroup } from './main.ts';
+import { keygenCommand } from './admin/keygen.ts';
+
+/** `alliance admin <subcommand>`: network admins' tools. Later subcommands (genesis, propose, sign, submit, revoke, rotate) register here. */
+const SUBCOMMANDS: Record<string, Command> = {
+  keygen: keygenCommand,
+};
+
+export const adminCommand: CommandGroup = {
+  summary: 'network admin tools (keygen)',
+  subcommands: SUBCOMMANDS,
+  get usage() {
+    const lines = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+    return `Usage: alliance admin <subcommand> [options]\n\nSubcommands:\n${lines.join('\n')}\n\nRun "alliance admin <subcommand> --help" for its options.\n`;
+  },
+};

@@ -1,0 +1,418 @@
+/**
+ * The member's own identity and admin key files.
+ *
+ * Member identity: one file, `<dataDir>/keys/member.json` (directory 0700, file 0600), holding
+ * - the Ed25519 signing key(s) (private JWKs; `kid` = RFC 7638 thumbprint) that sign batches,
+ * - the X25519 encryption key (private JWK; `kid` = thumbprint) that epoch keys are wrapped to,
+ * - the libp2p peer key (Ed25519, libp2p protobuf encoding, base64), whose peer id the roster lists,
+ * - the public profile (id, name, kind, country, addrs) that `alliance init` was given.
+ *
+ * One file rather than three so that creation is atomic: it is written to a temporary file, flushed,
+ * then hard-linked to its final name, which fails if the name exists. An identity is therefore never
+ * overwritten (not even by two `init`s racing) and never half-written by a crash. The peer key is a
+ * separate key from the signing key so that rotating the signing key (`member.update`) does not change
+ * the node's peer id, and vice versa.
+ *
+ * Like the API key, these files rely on the data directory being the node's trust boundary: anyone
+ * who can read it can act as the member.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { generateKeyPair as generatePeerKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import { AllianceError } from '../errors.ts';
+import { countryCode } from '../indicators/normalize/countries.ts';
+import { MEMBER_KINDS, type AdminKey, type EncryptionKey, type MemberKind, type MembershipRequest, type SigningKey } from './types.ts';
+
+export type KeyErrorCode =
+  | 'IDENTITY_EXISTS'
+  | 'IDENTITY_MISSING'
+  | 'IDENTITY_INVALID'
+  | 'MEMBER_ID_INVALID'
+  | 'MEMBER_NAME_INVALID'
+  | 'MEMBER_KIND_INVALID'
+  | 'COUNTRY_INVALID'
+  | 'ADDR_INVALID'
+  | 'ADMIN_KEY_EXISTS'
+  | 'ADMIN_KEY_MISSING'
+  | 'ADMIN_KEY_INVALID'
+  | 'ADMIN_NAME_INVALID';
+
+/** libp2p's PrivateKey (the type lives in @libp2p/interface, a dependency of @libp2p/crypto). */
+export type PeerPrivateKey = ReturnType<typeof privateKeyFromProtobuf>;
+
+export class KeyError extends AllianceError {
+  declare readonly code: KeyErrorCode;
+  constructor(code: KeyErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, details);
+  }
+}
+
+/** Codes of `validateMemberProfile`: bad input, as opposed to a problem with the files. */
+export const PROFILE_ERROR_CODES: readonly KeyErrorCode[] = ['MEMBER_ID_INVALID', 'MEMBER_NAME_INVALID', 'MEMBER_KIND_INVALID', 'COUNTRY_INVALID', 'ADDR_INVALID'];
+
+/** The wire format's id rule (members, alliances). */
+export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** `country` of a member that names none: CLDR's "unknown region" (e.g. an international body). */
+export const UNKNOWN_COUNTRY = 'ZZ';
+export const MAX_ADDRS = 16;
+
+/** What `alliance init` is told about the member: the non-key part of its membership request. */
+export interface MemberProfile {
+  id: string;
+  name: string;
+  kind: MemberKind;
+  country: string;
+  addrs: string[];
+}
+
+export interface MemberProfileInput {
+  id: string;
+  name: string;
+  kind?: string | undefined;
+  country?: string | undefined;
+  addrs?: string[] | undefined;
+}
+
+// Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Checks and normalises a member's profile: id 1-128 of A-Z a-z 0-9 . _ : -, name 1-200 characters
+ * (trimmed, no control characters), kind one of MEMBER_KINDS (default OTHER, any case), country an
+ * ISO 3166-1 alpha-2 code (any case, UK → GB; default ZZ, unknown), addrs libp2p multiaddrs without
+ * a trailing /p2p/<peer id> (the roster lists the peer id separately). Throws a KeyError naming the field.
+ */
+export function validateMemberProfile(input: MemberProfileInput): MemberProfile {
+  const id = input.id;
+  if (typeof id !== 'string' || !MEMBER_ID_PATTERN.test(id)) {
+    throw new KeyError('MEMBER_ID_INVALID', `member id ${JSON.stringify(id)} must be 1-128 letters, digits or . _ : -`);
+  }
+  const name = typeof input.name === 'string' ? input.name.trim().normalize('NFC') : '';
+  if (name.length === 0 || [...name].length > 200 || CONTROL.test(name)) {
+    throw new KeyError('MEMBER_NAME_INVALID', 'member name must be 1-200 characters without control characters');
+  }
+  const kindIn = (input.kind ?? 'OTHER').toUpperCase().replace(/-/g, '_');
+  if (!(MEMBER_KINDS as readonly string[]).includes(kindIn)) {
+    throw new KeyError('MEMBER_KIND_INVALID', `member kind ${JSON.stringify(input.kind)} must be one of ${MEMBER_KINDS.join(', ')}`);
+  }
+  let country = UNKNOWN_COUNTRY;
+  if (input.country !== undefined) {
+    const upper = input.country.toUpperCase();
+    const code = /^[A-Z]{2}$/.test(upper) ? (upper === UNKNOWN_COUNTRY ? upper : countryCode(upper)) : undefined;
+    if (code === undefined) {
+      throw new KeyError('COUNTRY_INVALID', `country ${JSON.stringify(input.country)} is not an ISO 3166-1 alpha-2 code such as CN, DE or US (ZZ: none)`);
+    }
+    country = code;
+  }
+  const addrs = [...new Set(input.addrs ?? [])];
+  if (addrs.length > MAX_ADDRS) throw new KeyError('ADDR_INVALID', `at most ${MAX_ADDRS} addresses`);
+  for (const a of addrs) validateAddr(a);
+  return { id, name, kind: kindIn as MemberKind, country, addrs };
+}
+
+function validateAddr(addr: string): void {
+  let components;
+  try {
+    components = multiaddr(addr).getComponents();
+  } catch (err) {
+    throw new KeyError('ADDR_INVALID', `address ${JSON.stringify(addr)} is not a multiaddr such as /dns4/node.example.org/tcp/4001: ${(err as Error).message}`);
+  }
+  if (components.length === 0) throw new KeyError('ADDR_INVALID', `address ${JSON.stringify(addr)} is empty`);
+  if (components.at(-1)!.name === 'p2p') {
+    throw new KeyError('ADDR_INVALID', `address ${JSON.stringify(addr)} ends in /p2p/<peer id>: give it without, the roster lists the peer id separately`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/**
+ * Writes `data` to `file` (mode 0600) only if `file` does not exist, atomically: a temporary file
+ * in the same directory is written and flushed, then hard-linked to `file` (which fails with EEXIST
+ * if it exists), then removed. Returns false if `file` existed. Creates missing parent directories 0700.
+ */
+export function writeFileExclusive(file: string, data: string): boolean {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+export function keysDir(dataDir: string): string {
+  return path.join(dataDir, 'keys');
+}
+
+export function memberIdentityPath(dataDir: string): string {
+  return path.join(keysDir(dataDir), 'member.json');
+}
+
+export function hasMemberIdentity(dataDir: string): boolean {
+  return fs.existsSync(memberIdentityPath(dataDir));
+}
+
+/** `keys/member.json`, version 1. */
+interface MemberIdentityFile {
+  v: 1;
+  createdAt: string;
+  profile: MemberProfile;
+  /** Oldest first; the last is the one in use. Private JWKs with `kid` and `alg: EdDSA`. */
+  signingKeys: Array<{ validFrom: string; validUntil?: string | null; jwk: JWK }>;
+  /** Private X25519 JWK with `kid`. */
+  encryptionKey: JWK;
+  /** libp2p protobuf encoding of the Ed25519 peer private key, base64. */
+  peerKey: string;
+}
+
+export interface LoadedSigningKey {
+  kid: string;
+  /** Private JWK (with `d`): never print or send it. */
+  privateJwk: JWK;
+  /** `{kty, crv, x}`. */
+  publicJwk: JWK;
+  privateKey: CryptoKey;
+  validFrom: string;
+  validUntil: string | null;
+}
+
+export interface MemberIdentity {
+  file: string;
+  createdAt: string;
+  profile: MemberProfile;
+  /** The signing key in use (the newest). */
+  signingKey: LoadedSigningKey;
+  /** Every signing key, oldest first (more than one after a rotation). */
+  signingKeys: LoadedSigningKey[];
+  encryptionKey: {
+    kid: string;
+    /** Private X25519 JWK (with `d`): what unwrapEpochKey needs. */
+    privateJwk: JWK;
+    publicJwk: JWK;
+  };
+  peer: {
+    /** libp2p private key, as `createLibp2p({ privateKey })` takes it. */
+    privateKey: PeerPrivateKey;
+    peerId: string;
+  };
+}
+
+/** `{kty, crv, x}` of an OKP JWK: what the roster carries. */
+export function publicOkpJwk(jwk: JWK): JWK {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+}
+
+async function newOkpKey(alg: 'EdDSA' | 'ECDH-ES+A256KW', crv: 'Ed25519' | 'X25519'): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, { crv, extractable: true });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d, kid, alg, use: crv === 'Ed25519' ? 'sig' : 'enc' };
+}
+
+/**
+ * Creates the member identity in `dataDir` and returns its public membership request. Refuses
+ * (IDENTITY_EXISTS) if the data directory has one: an identity is never replaced.
+ */
+export async function initMemberIdentity(dataDir: string, input: MemberProfileInput): Promise<MembershipRequest> {
+  const profile = validateMemberProfile(input);
+  const file = memberIdentityPath(dataDir);
+  if (fs.existsSync(file)) throw identityExists(file);
+  const createdAt = new Date().toISOString();
+  const peer = await generatePeerKeyPair('Ed25519');
+  const content: MemberIdentityFile = {
+    v: 1,
+    createdAt,
+    profile,
+    signingKeys: [{ validFrom: createdAt, jwk: await newOkpKey('EdDSA', 'Ed25519') }],
+    encryptionKey: await newOkpKey('ECDH-ES+A256KW', 'X25519'),
+    peerKey: Buffer.from(privateKeyToProtobuf(peer)).toString('base64'),
+  };
+  if (!writeFileExclusive(file, `${JSON.stringify(content, null, 2)}\n`)) throw identityExists(file);
+  return membershipRequest(await loadMemberIdentity(dataDir));
+}
+
+function identityExists(file: string): KeyError {
+  return new KeyError('IDENTITY_EXISTS', `a member identity already exists in ${file}; it is never overwritten ("alliance init --print" shows its request; use another --data-dir for a new member)`, { file });
+}
+
+/** Reads and checks the member identity of `dataDir` (IDENTITY_MISSING if there is none). */
+export async function loadMemberIdentity(dataDir: string): Promise<MemberIdentity> {
+  const file = memberIdentityPath(dataDir);
+  let raw: string;
+  try {
+    raw = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new KeyError('IDENTITY_MISSING', `no member identity in ${dataDir}: run "alliance init" there first, or check --data-dir`, { file });
+    }
+    throw new KeyError('IDENTITY_INVALID', `cannot read ${file}: ${(err as Error).message}`, { file });
+  }
+  const bad = (why: string) => new KeyError('IDENTITY_INVALID', `${file} is not a valid member identity: ${why}`, { file });
+  let content: MemberIdentityFile;
+  try {
+    content = JSON.parse(raw) as MemberIdentityFile;
+  } catch {
+    throw bad('not JSON');
+  }
+  if (typeof content !== 'object' || content === null || content.v !== 1) throw bad('unknown version');
+  if (typeof content.createdAt !== 'string') throw bad('no createdAt');
+  let profile: MemberProfile;
+  try {
+    profile = validateMemberProfile(content.profile ?? ({} as MemberProfileInput));
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (!Array.isArray(content.signingKeys) || content.signingKeys.length === 0) throw bad('no signing key');
+  const signingKeys: LoadedSigningKey[] = [];
+  for (const s of content.signingKeys) {
+    const jwk = await checkPrivateOkp(s?.jwk, 'Ed25519', bad);
+    signingKeys.push({
+      kid: jwk.kid!,
+      privateJwk: jwk,
+      publicJwk: publicOkpJwk(jwk),
+      privateKey: (await importJWK(jwk, 'EdDSA')) as CryptoKey,
+      validFrom: String(s.validFrom),
+      validUntil: s.validUntil ?? null,
+    });
+  }
+  const enc = await checkPrivateOkp(content.encryptionKey, 'X25519', bad);
+  let peerKey: PeerPrivateKey;
+  try {
+    peerKey = privateKeyFromProtobuf(Buffer.from(String(content.peerKey), 'base64'));
+  } catch (err) {
+    throw bad(`peer key: ${(err as Error).message}`);
+  }
+  if (peerKey.type !== 'Ed25519') throw bad('peer key is not Ed25519');
+  return {
+    file,
+    createdAt: content.createdAt,
+    profile,
+    signingKey: signingKeys.at(-1)!,
+    signingKeys,
+    encryptionKey: { kid: enc.kid!, privateJwk: enc, publicJwk: publicOkpJwk(enc) },
+    peer: { privateKey: peerKey, peerId: peerIdFromPrivateKey(peerKey).toString() },
+  };
+}
+
+/**
+ * Checks a private OKP JWK: the curve, that `x` is the public key of `d` (a corrupted or hand-edited
+ * file would otherwise sign or decrypt with a key nobody can verify) and that `kid` is the thumbprint.
+ */
+async function checkPrivateOkp(jwk: JWK | undefined, crv: 'Ed25519' | 'X25519', bad: (why: string) => Error): Promise<JWK> {
+  if (typeof jwk !== 'object' || jwk === null || jwk.kty !== 'OKP' || jwk.crv !== crv || typeof jwk.d !== 'string' || typeof jwk.x !== 'string') {
+    throw bad(`not a private ${crv} JWK`);
+  }
+  let x: string | undefined;
+  try {
+    x = createPublicKey(createPrivateKey({ key: { kty: 'OKP', crv, d: jwk.d, x: jwk.x }, format: 'jwk' })).export({ format: 'jwk' }).x;
+  } catch (err) {
+    throw bad(`${crv} key: ${(err as Error).message}`);
+  }
+  if (x !== jwk.x) throw bad(`${crv} key: x is not the public key of d`);
+  const kid = await calculateJwkThumbprint(publicOkpJwk(jwk));
+  if (jwk.kid !== kid) throw bad(`${crv} key: kid is not its RFC 7638 thumbprint`);
+  return jwk;
+}
+
+/** The public membership request of an identity (DESIGN §7): what an admin turns into `member.add`. */
+export function membershipRequest(identity: MemberIdentity): MembershipRequest {
+  const signingKeys: SigningKey[] = identity.signingKeys
+    .filter((k) => k.validUntil === null)
+    .map((k) => ({ kid: k.kid, jwk: { ...k.publicJwk }, validFrom: k.validFrom }));
+  const encryptionKey: EncryptionKey = { kid: identity.encryptionKey.kid, jwk: { ...identity.encryptionKey.publicJwk } };
+  const { id, name, kind, country, addrs } = identity.profile;
+  return { id, name, kind, country, signingKeys, encryptionKey, peerId: identity.peer.peerId, addrs: [...addrs] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin keys
+
+export interface LoadedAdminKey {
+  file: string;
+  kid: string;
+  privateKey: CryptoKey;
+  /** Private JWK (with `d`). */
+  privateJwk: JWK;
+  /** The public AdminKey, as the genesis / `admin.add` entries carry it. */
+  public: AdminKey;
+}
+
+function validateAdminName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const n = name.trim().normalize('NFC');
+  if (n.length === 0 || [...n].length > 200 || CONTROL.test(n)) {
+    throw new KeyError('ADMIN_NAME_INVALID', 'admin name must be 1-200 characters without control characters');
+  }
+  return n;
+}
+
+/**
+ * Creates an admin key file: an Ed25519 private JWK (`kid` = thumbprint, `alg: EdDSA`, plus `name`
+ * if given), mode 0600, never overwriting (ADMIN_KEY_EXISTS). Returns the public AdminKey.
+ */
+export async function generateAdminKey(file: string, opts: { name?: string | undefined } = {}): Promise<AdminKey> {
+  const name = validateAdminName(opts.name);
+  if (fs.existsSync(file)) throw adminKeyExists(file);
+  const jwk = await newOkpKey('EdDSA', 'Ed25519');
+  const content: JWK & { name?: string } = name === undefined ? jwk : { ...jwk, name };
+  if (!writeFileExclusive(file, `${JSON.stringify(content, null, 2)}\n`)) throw adminKeyExists(file);
+  return adminKeyOf(jwk.kid!, jwk, name);
+}
+
+function adminKeyExists(file: string): KeyError {
+  return new KeyError('ADMIN_KEY_EXISTS', `${file} already exists; an admin key file is never overwritten`, { file });
+}
+
+function adminKeyOf(kid: string, jwk: JWK, name: string | undefined): AdminKey {
+  return name === undefined ? { kid, jwk: publicOkpJwk(jwk) } : { kid, jwk: publicOkpJwk(jwk), name };
+}
+
+/** Reads and checks an admin key file written by generateAdminKey. */
+export async function loadAdminKey(file: string): Promise<LoadedAdminKey> {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new KeyError('ADMIN_KEY_MISSING', `no admin key file ${file}`, { file });
+    throw new KeyError('ADMIN_KEY_INVALID', `cannot read ${file}: ${(err as Error).message}`, { file });
+  }
+  const bad = (why: string) => new KeyError('ADMIN_KEY_INVALID', `${file} is not an admin key file: ${why}`, { file });
+  let content: JWK & { name?: unknown };
+  try {
+    content = JSON.parse(raw) as JWK & { name?: unknown };
+  } catch {
+    throw bad('not JSON');
+  }
+  const jwk = await checkPrivateOkp(content, 'Ed25519', bad);
+  let name: string | undefined;
+  try {
+    name = validateAdminName(typeof content.name === 'string' ? content.name : undefined);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  return {
+    file,
+    kid: jwk.kid!,
+    privateKey: (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, 'EdDSA')) as CryptoKey,
+    privateJwk: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: jwk.kid, alg: 'EdDSA' },
+    public: adminKeyOf(jwk.kid!, jwk, name),
+  };
+}

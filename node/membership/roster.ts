@@ -1,0 +1,68 @@
+/**
+ * The membership roster (DESIGN §2, specified in schema/roster.md): entries, signatures and the
+ * validating reducer. One import for the rest of the node:
+ *
+ *   import { applyEntry, replay, proposeEntry, addSignature, signingKeyValidAt } from '../membership/roster.ts';
+ */
+export { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
+export { isRosterError, RosterError, ROSTER_ERROR_REASONS, type RosterErrorDetails, type RosterErrorReason } from './roster-error.ts';
+export {
+  checkEntry,
+  compactJweProblem,
+  createGenesis,
+  encodeEntry,
+  entryHash,
+  ENTRY_TYPES,
+  FIELD_LIMITS,
+  proposeEntry,
+  resolveRosterLimits,
+  ROSTER_ID_PATTERN,
+  ROSTER_LIMITS,
+  ROSTER_VERSION,
+  type AdminAddBody,
+  type AdminRemoveBody,
+  type ChainHead,
+  type EntryBodies,
+  type EntryOf,
+  type EntryProposal,
+  type EntryType,
+  type EpochNewBody,
+  type GenesisBody,
+  type MemberAddBody,
+  type MemberStatusBody,
+  type MemberUpdateBody,
+  type NewSigningKey,
+  type QuorumSetBody,
+  type RosterEntry,
+  type RosterLimits,
+} from './roster-entry.ts';
+export {
+  addSignature,
+  canonicalSignatureHeader,
+  createProposal,
+  parseSignedEntry,
+  ROSTER_JWS_ALG,
+  ROSTER_JWS_TYP,
+  serializeSignedEntry,
+  signEntry,
+  verifySignatures,
+  type Ed25519Key,
+  type EntrySignature,
+  type ParsedEntry,
+  type SignedEntry,
+  type SignerOptions,
+} from './roster-sign.ts';
+export {
+  acceptEntry,
+  activeMembers,
+  applyEntry,
+  findSigningKey,
+  governanceAt,
+  memberById,
+  replay,
+  signingKeyValidAt,
+  type AcceptedEntry,
+  type ApplyOptions,
+  type Governance,
+  type RosterState,
+} from './roster-state.ts';
