@@ -7,6 +7,13 @@ import { backfillCanonical } from './records/backfill.ts';
 import { buildApi, type Api } from './api/server.ts';
 import { createTokenVerifier } from './api/auth.ts';
 import { issueToken, loadOrCreateApiKey } from './api/tokens.ts';
+import { AllianceError } from './errors.ts';
+import { RosterStore } from './membership/roster-store.ts';
+import { readRosterFile } from './membership/roster-file.ts';
+import { epochKeyInstaller, type EpochInstallOutcome } from './membership/epoch-install.ts';
+import { ensureDevelopmentAlliance, isDevelopmentAlliance } from './membership/dev-alliance.ts';
+import { hasMemberIdentity, loadMemberIdentity } from './membership/keys.ts';
+import { isRosterError, memberById, parseSignedEntry, type RosterState } from './membership/roster.ts';
 
 export interface RunningNode {
   /** Where GraphQL answers, e.g. http://127.0.0.1:4000/graphql. */
@@ -15,22 +22,98 @@ export interface RunningNode {
   bootstrapToken: string | undefined;
   db: Database;
   api: Api;
+  roster: RosterStore;
+  /** Which alliance the node is in, for the start-up line. */
+  alliance: AllianceSummary;
   /** Stops taking requests, lets those in flight finish, then closes storage. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 export const BOOTSTRAP_TOKEN_TTL_SECONDS = 3600;
 
+export interface AllianceSummary {
+  id: string;
+  epoch: number;
+  /** The single-member development alliance `start` founds without `--genesis`. */
+  development: boolean;
+  /** This node's member id (from its identity), if it has one. */
+  member: string | undefined;
+  /** Its status in the roster; undefined if it is not (yet) a member. */
+  status: string | undefined;
+  /** One line for humans: `alliance <id> (development, single member)` or `alliance <id>, member <id>, epoch N`. */
+  line: string;
+}
+
+/** A genesis or roster log file that cannot start a node. */
+export class GenesisError extends AllianceError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('GENESIS_INVALID', message, details);
+  }
+}
+
+/** The entries of a `--genesis` file and the hash of its genesis (its first entry, seq 0). */
+async function loadGenesisFile(file: string): Promise<{ entries: string[]; hash: string }> {
+  const entries = readRosterFile(file);
+  let parsed;
+  try {
+    parsed = await parseSignedEntry(entries[0]!);
+  } catch (err) {
+    if (isRosterError(err)) throw new GenesisError(`${file}: the first entry is not a valid signed roster entry (${err.reason}: ${err.message})`, { file });
+    throw err;
+  }
+  if (parsed.entry.seq !== 0 || parsed.entry.type !== 'genesis') {
+    throw new GenesisError(`${file}: the first entry must be the genesis (seq 0); it is a ${parsed.entry.type} at seq ${parsed.entry.seq}`, { file });
+  }
+  return { entries, hash: parsed.hash };
+}
+
+async function summarize(state: RosterState, dataDir: string): Promise<AllianceSummary> {
+  const development = await isDevelopmentAlliance(state, dataDir);
+  const id = hasMemberIdentity(dataDir) ? (await loadMemberIdentity(dataDir)).profile.id : undefined;
+  const status = id === undefined ? undefined : memberById(state, id)?.status;
+  let line: string;
+  if (development && state.members.length === 1) line = `alliance ${state.alliance} (development, single member)`;
+  else {
+    const who = id === undefined ? 'no member identity here (alliance init)' : `member ${id}${status === undefined ? ' (not in the roster yet)' : status === 'ACTIVE' ? '' : ` (${status})`}`;
+    line = `alliance ${state.alliance}${development ? ' (development)' : ''}, ${who}, epoch ${state.epoch}`;
+  }
+  return { id: state.alliance, epoch: state.epoch, development, member: id, status, line };
+}
+
 /** Starts one member node over the configured storage. */
 export async function startNode(config: Config, logger: Logger): Promise<RunningNode> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const apiKey = await loadOrCreateApiKey(config.dataDir);
+  // The genesis file first: a typo in its name must not touch the storage.
+  const genesis = config.genesis === undefined ? undefined : await loadGenesisFile(config.genesis);
   const db = await openStorage(config);
   let api: Api;
+  let roster: RosterStore;
+  let alliance: AllianceSummary;
   try {
     const backfill = await backfillCanonical(db, config.defaultRegion);
     if (backfill.filled || backfill.invalid) logger.info(backfill, 'identifiers given their canonical form');
-    api = await buildApi({ config, db, logger, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
+    const report = (o: EpochInstallOutcome) => {
+      if (o.status === 'installed') logger.info({ epoch: o.epoch }, 'epoch key installed');
+      else if (o.status === 'failed') logger.warn({ epoch: o.epoch, code: o.code, reason: o.message }, 'epoch key for this member could not be unwrapped');
+    };
+    roster = await RosterStore.open(db, { genesisHash: genesis?.hash, onEpoch: epochKeyInstaller(config.dataDir, { report }) });
+    if (genesis !== undefined) {
+      for (const [i, text] of genesis.entries.entries()) {
+        try {
+          const r = await roster.submit(text);
+          if (r.applied) logger.info({ seq: r.seq, hash: r.hash }, 'roster entry applied from the genesis file');
+        } catch (err) {
+          if (isRosterError(err)) throw new GenesisError(`${config.genesis}: entry ${i + 1} (seq ${err.seq ?? '?'}) was refused: ${err.reason}: ${err.message}`, { reason: err.reason });
+          throw err;
+        }
+      }
+    } else {
+      const dev = await ensureDevelopmentAlliance(roster, config.dataDir);
+      if (dev) logger.info(dev, 'development alliance (single member): start with --genesis FILE to join a real one');
+    }
+    alliance = await summarize(roster.state!, config.dataDir);
+    api = await buildApi({ config, db, logger, roster, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
     await api.app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await db.close();
@@ -51,6 +134,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     bootstrapToken,
     db,
     api,
+    roster,
+    alliance,
     stop() {
       stopping ??= (async () => {
         try {

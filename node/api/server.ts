@@ -14,6 +14,8 @@ import { checkTokenLimit, limitValidationRules, operationCost, tooComplex } from
 import { ApiMetrics } from './metrics.ts';
 import { recordResolvers } from './resolvers/records.ts';
 import { indicatorResolvers } from './resolvers/indicators.ts';
+import { membershipResolvers, type RosterSource } from './resolvers/membership.ts';
+import { RosterStore } from '../membership/roster-store.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 
@@ -22,6 +24,8 @@ export interface ApiOptions {
   db: Database;
   verifyToken: TokenVerifier;
   logger: Logger;
+  /** The node's roster (membership resolvers); default: a RosterStore opened over `db` on first use. */
+  roster?: RosterSource | undefined;
 }
 
 export interface Api {
@@ -36,6 +40,15 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const { config, db, verifyToken, logger } = opts;
   const store = new RecordStore(db);
   const metrics = new ApiMetrics({ countRecords: () => store.count() });
+  let rosterOpening: Promise<RosterSource> | undefined;
+  const roster = (): Promise<RosterSource> => {
+    if (opts.roster) return Promise.resolve(opts.roster);
+    rosterOpening ??= RosterStore.open(db).catch((err: unknown) => {
+      rosterOpening = undefined;
+      throw err;
+    });
+    return rosterOpening;
+  };
 
   const app = Fastify({
     loggerInstance: logger,
@@ -129,6 +142,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         },
         recordResolvers(store, config),
         indicatorResolvers(config),
+        membershipResolvers(roster),
       ),
       roles,
     );

@@ -1,9 +1,23 @@
 import type { Command, CommandGroup } from './main.ts';
 import { keygenCommand } from './admin/keygen.ts';
+import { submitCommand } from './admin/submit.ts';
+import { exportCommand } from './admin/export.ts';
+import { genesisCommand } from './admin/genesis.ts';
+import { proposeCommand } from './admin/propose.ts';
+import { signCommand } from './admin/sign.ts';
+import { revokeCommand } from './admin/revoke.ts';
+import { rotateCommand } from './admin/rotate.ts';
 
 /** `alliance admin <subcommand>`: network admins' tools. Later subcommands (genesis, propose, sign, submit, revoke, rotate) register here. */
 const SUBCOMMANDS: Record<string, Command> = {
   keygen: keygenCommand,
+  submit: submitCommand,
+  export: exportCommand,
+  genesis: genesisCommand,
+  propose: proposeCommand,
+  sign: signCommand,
+  revoke: revokeCommand,
+  rotate: rotateCommand,
 };
 
 export const adminCommand: CommandGroup = {
