@@ -8,7 +8,7 @@ import { signCommand } from './admin/sign.ts';
 import { revokeCommand } from './admin/revoke.ts';
 import { rotateCommand } from './admin/rotate.ts';
 
-/** `alliance admin <subcommand>`: network admins' tools. Later subcommands (genesis, propose, sign, submit, revoke, rotate) register here. */
+/** `alliance admin <subcommand>`: network admins' tools, one module each under node/cli/admin/. */
 const SUBCOMMANDS: Record<string, Command> = {
   keygen: keygenCommand,
   submit: submitCommand,
@@ -21,7 +21,7 @@ const SUBCOMMANDS: Record<string, Command> = {
 };
 
 export const adminCommand: CommandGroup = {
-  summary: 'network admin tools (keygen)',
+  summary: 'network admin tools: keys, roster proposals, signatures, submission',
   subcommands: SUBCOMMANDS,
   get usage() {
     const lines = Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);

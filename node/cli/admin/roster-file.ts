@@ -18,6 +18,7 @@
  * explicitly here.
  */
 import fs from 'node:fs';
+import { readRosterFile, RosterFileError } from '../../membership/roster-file.ts';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
@@ -105,24 +106,24 @@ export interface RosterLog {
  * from its genesis, entry by entry: ROSTER_FILE_INVALID names the line and the roster's reason.
  */
 export async function readRosterLog(file: string): Promise<RosterLog> {
-  const text = readText(file, 'roster log file');
+  if (!fs.existsSync(file)) throw new AdminToolError('FILE_NOT_FOUND', `roster log file ${file} does not exist`, { file });
+  let lines: string[];
+  try {
+    lines = readRosterFile(file);
+  } catch (err) {
+    if (err instanceof RosterFileError) throw new AdminToolError('ROSTER_FILE_INVALID', `${err.message} (alliance admin export writes a roster log file)`, { file });
+    throw err;
+  }
   let state: RosterState | null = null;
-  let entries = 0;
-  const lines = text.split('\n');
   for (const [i, line] of lines.entries()) {
-    if (line.trim() === '') continue;
     try {
-      state = await applyEntry(state, line.trim());
+      state = await applyEntry(state, line);
     } catch (err) {
       if (!isRosterError(err)) throw err;
-      throw new AdminToolError('ROSTER_FILE_INVALID', `roster log file ${file}, line ${i + 1}: ${err.message}${rosterReason(err)}`, { file, line: i + 1 });
+      throw new AdminToolError('ROSTER_FILE_INVALID', `roster log file ${file}, entry ${i + 1}: ${err.message}${rosterReason(err)}`, { file, entry: i + 1 });
     }
-    entries++;
   }
-  if (state === null) {
-    throw new AdminToolError('ROSTER_FILE_INVALID', `roster log file ${file} has no entries: a roster log is one signed entry per line, starting with the genesis (alliance admin export writes one)`, { file });
-  }
-  return { file, state, entries };
+  return { file, state: state!, entries: lines.length };
 }
 
 /** Reads a proposal (or partly / fully signed entry) file and checks its syntax: NOT_A_PROPOSAL otherwise. */
