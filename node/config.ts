@@ -16,6 +16,12 @@ export interface Config {
   p2p: string;
   /** Roster genesis file. Env `ALLIANCE_GENESIS`, default none (development alliance). */
   genesis: string | undefined;
+  /**
+   * Admin key file (from `alliance admin keygen`) this node signs roster proposals with when an admin
+   * approves them through GraphQL. Env `ALLIANCE_ADMIN_KEY`, default none (proposals are then signed
+   * offline with `alliance admin sign` and submitted with `submitRosterEntry`).
+   */
+  adminKeyFile: string | undefined;
   /** pino level. Env `ALLIANCE_LOG_LEVEL`, default `info`. */
   logLevel: LogLevel;
   auth: AuthConfig;
@@ -165,6 +171,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     http: parseHostPort(pick(flags.http, 'ALLIANCE_HTTP') ?? DEFAULTS.http, flags.http !== undefined ? '--http' : 'ALLIANCE_HTTP'),
     p2p: parseMultiaddr(pick(flags.p2p, 'ALLIANCE_P2P') ?? DEFAULTS.p2p, flags.p2p !== undefined ? '--p2p' : 'ALLIANCE_P2P'),
     genesis: pick(flags.genesis, 'ALLIANCE_GENESIS'),
+    adminKeyFile: (() => {
+      const f = pick(undefined, 'ALLIANCE_ADMIN_KEY');
+      return f === undefined ? undefined : path.resolve(f);
+    })(),
     logLevel,
     auth: {
       issuer: pick(undefined, 'ALLIANCE_TOKEN_ISSUER') ?? DEFAULTS.issuer,

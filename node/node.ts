@@ -12,7 +12,7 @@ import { RosterStore } from './membership/roster-store.ts';
 import { readRosterFile } from './membership/roster-file.ts';
 import { epochKeyInstaller, type EpochInstallOutcome } from './membership/epoch-install.ts';
 import { ensureDevelopmentAlliance, isDevelopmentAlliance } from './membership/dev-alliance.ts';
-import { hasMemberIdentity, loadMemberIdentity } from './membership/keys.ts';
+import { hasMemberIdentity, loadAdminKey, loadMemberIdentity } from './membership/keys.ts';
 import { isRosterError, memberById, parseSignedEntry, type RosterState } from './membership/roster.ts';
 
 export interface RunningNode {
@@ -86,6 +86,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const apiKey = await loadOrCreateApiKey(config.dataDir);
   // The genesis file first: a typo in its name must not touch the storage.
   const genesis = config.genesis === undefined ? undefined : await loadGenesisFile(config.genesis);
+  const adminKey = config.adminKeyFile === undefined ? undefined : await loadAdminKey(config.adminKeyFile);
   const db = await openStorage(config);
   let api: Api;
   let roster: RosterStore;
@@ -113,7 +114,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       if (dev) logger.info(dev, 'development alliance (single member): start with --genesis FILE to join a real one');
     }
     alliance = await summarize(roster.state!, config.dataDir);
-    api = await buildApi({ config, db, logger, roster, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
+    if (adminKey !== undefined) logger.info({ kid: adminKey.kid, admin: roster.state?.admins.some((a) => a.kid === adminKey.kid) ?? false }, 'admin key loaded: roster proposals approved through GraphQL are signed with it');
+    api = await buildApi({ config, db, logger, roster, adminKey, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
     await api.app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await db.close();

@@ -21,6 +21,7 @@ describe('loadConfig precedence: flags > env > defaults', () => {
     expect(c.p2p).toBe('/ip4/0.0.0.0/tcp/4001');
     expect(c.databaseUrl).toBeUndefined();
     expect(c.genesis).toBeUndefined();
+    expect(c.adminKeyFile).toBeUndefined();
     expect(c.logLevel).toBe('info');
     expect(c.auth).toMatchObject({ issuer: 'alliance-node', audience: 'alliance-api', jwksUrl: undefined, jwksAlgorithms: ['RS256', 'ES256', 'EdDSA'] });
     expect(c.limits).toEqual({
@@ -40,6 +41,7 @@ describe('loadConfig precedence: flags > env > defaults', () => {
     DATABASE_URL: 'postgres://env@db:5432/env',
     ALLIANCE_LOG_LEVEL: 'warn',
     ALLIANCE_GENESIS: '/srv/env-genesis.json',
+    ALLIANCE_ADMIN_KEY: '/srv/admin.json',
   };
 
   it('env beats defaults', () => {
@@ -50,6 +52,7 @@ describe('loadConfig precedence: flags > env > defaults', () => {
     expect(c.databaseUrl).toBe('postgres://env@db:5432/env');
     expect(c.logLevel).toBe('warn');
     expect(c.genesis).toBe('/srv/env-genesis.json');
+    expect(c.adminKeyFile).toBe('/srv/admin.json');
   });
 
   it('flags beat env', () => {

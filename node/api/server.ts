@@ -16,6 +16,9 @@ import { recordResolvers } from './resolvers/records.ts';
 import { indicatorResolvers } from './resolvers/indicators.ts';
 import { membershipResolvers, type RosterSource } from './resolvers/membership.ts';
 import { RosterStore } from '../membership/roster-store.ts';
+import { RosterProposals, type RosterWriter } from '../membership/proposals.ts';
+import type { LoadedAdminKey } from '../membership/keys.ts';
+import { rosterProposalResolvers } from './resolvers/roster-proposals.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 
@@ -25,7 +28,9 @@ export interface ApiOptions {
   verifyToken: TokenVerifier;
   logger: Logger;
   /** The node's roster (membership resolvers); default: a RosterStore opened over `db` on first use. */
-  roster?: RosterSource | undefined;
+  roster?: (RosterSource & RosterWriter) | undefined;
+  /** The node's admin key (`ALLIANCE_ADMIN_KEY`): signs roster proposals approved through GraphQL. */
+  adminKey?: LoadedAdminKey | undefined;
 }
 
 export interface Api {
@@ -40,8 +45,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const { config, db, verifyToken, logger } = opts;
   const store = new RecordStore(db);
   const metrics = new ApiMetrics({ countRecords: () => store.count() });
-  let rosterOpening: Promise<RosterSource> | undefined;
-  const roster = (): Promise<RosterSource> => {
+  let rosterOpening: Promise<RosterSource & RosterWriter> | undefined;
+  const roster = (): Promise<RosterSource & RosterWriter> => {
     if (opts.roster) return Promise.resolve(opts.roster);
     rosterOpening ??= RosterStore.open(db).catch((err: unknown) => {
       rosterOpening = undefined;
@@ -143,6 +148,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         recordResolvers(store, config),
         indicatorResolvers(config),
         membershipResolvers(roster),
+        rosterProposalResolvers(new RosterProposals(db, roster, opts.adminKey)),
       ),
       roles,
     );

@@ -9,6 +9,7 @@ import { buildApi, type Api } from '../../node/api/server.ts';
 import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
 import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/tokens.ts';
 import type { Database } from '../../node/storage/database.ts';
+import type { LoadedAdminKey } from '../../node/membership/keys.ts';
 import { openTestDb, type StorageKind, type TestDb } from './storage.ts';
 
 export interface GqlResponse<D = Record<string, unknown>> {
@@ -27,6 +28,8 @@ export interface TestApiOptions {
   auth?: Partial<AuthConfig>;
   /** Where the node's pino JSON lines go; default: nowhere (level silent). */
   logger?: Logger;
+  /** The node's admin key (ALLIANCE_ADMIN_KEY): signs roster proposals. Default none. */
+  adminKey?: LoadedAdminKey;
 }
 
 export interface TestApi {
@@ -65,7 +68,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const logger = opts.logger ?? createLogger('silent');
   let api: Api;
   try {
-    api = await buildApi({ config, db: testDb.db, logger, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();
