@@ -33,6 +33,26 @@ export interface Config {
    * business ids. Env `ALLIANCE_DEFAULT_REGION`, default none (such values must then be international).
    */
   defaultRegion: string | undefined;
+  exchange: ExchangeConfig;
+}
+
+/** Publishing and receiving indicators (DESIGN §2, §4). */
+export interface ExchangeConfig {
+  /**
+   * How long indicators of a previous epoch stay matchable (and may still arrive) after the next
+   * epoch starts, in days. Env `ALLIANCE_EPOCH_GRACE_DAYS`, default 7.
+   */
+  epochGraceDays: number;
+  /** How long peers match an indicator after it is published (it is refreshed before). Env `ALLIANCE_INDICATOR_LIFETIME_DAYS`, default 365. */
+  indicatorLifetimeDays: number;
+  /** How long record changes are collected into one batch before it is signed, ms. Env `ALLIANCE_PUBLISH_WINDOW_MS`, default 100. */
+  publishWindowMs: number;
+  /** Most indicators per published batch (the wire limit is 1000). Env `ALLIANCE_BATCH_ITEMS`, default 1000. */
+  batchItems: number;
+  /** libp2p private-network pre-shared key file (`@libp2p/pnet` swarm key). Env `ALLIANCE_P2P_PSK`, default none. */
+  pskFile: string | undefined;
+  /** How often heads are exchanged with every connected peer, ms. Env `ALLIANCE_HEADS_INTERVAL_MS`, default 30000. */
+  headsIntervalMs: number;
 }
 
 export interface AuthConfig {
@@ -87,6 +107,11 @@ export const DEFAULTS = {
   cost: 20_000,
   importRecords: 5000,
   dbPoolSize: 10,
+  epochGraceDays: 7,
+  indicatorLifetimeDays: 365,
+  publishWindowMs: 100,
+  batchItems: 1000,
+  headsIntervalMs: 30_000,
 } as const;
 
 /** Signature algorithms an external identity provider may use: asymmetric only, as JOSE names them. */
@@ -194,6 +219,14 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     },
     dbPoolSize: int('ALLIANCE_DB_POOL', DEFAULTS.dbPoolSize, 1, 1000),
     defaultRegion: parseRegion(pick(flags.defaultRegion, 'ALLIANCE_DEFAULT_REGION'), flags.defaultRegion !== undefined ? '--region' : 'ALLIANCE_DEFAULT_REGION'),
+    exchange: {
+      epochGraceDays: int('ALLIANCE_EPOCH_GRACE_DAYS', DEFAULTS.epochGraceDays, 0, 365),
+      indicatorLifetimeDays: int('ALLIANCE_INDICATOR_LIFETIME_DAYS', DEFAULTS.indicatorLifetimeDays, 1, 3650),
+      publishWindowMs: int('ALLIANCE_PUBLISH_WINDOW_MS', DEFAULTS.publishWindowMs, 0, 60_000),
+      batchItems: int('ALLIANCE_BATCH_ITEMS', DEFAULTS.batchItems, 1, 1000),
+      pskFile: pick(undefined, 'ALLIANCE_P2P_PSK'),
+      headsIntervalMs: int('ALLIANCE_HEADS_INTERVAL_MS', DEFAULTS.headsIntervalMs, 100, 3_600_000),
+    },
   };
 }
 

@@ -12,8 +12,15 @@ import { RosterStore } from './membership/roster-store.ts';
 import { readRosterFile } from './membership/roster-file.ts';
 import { epochKeyInstaller, type EpochInstallOutcome } from './membership/epoch-install.ts';
 import { ensureDevelopmentAlliance, isDevelopmentAlliance } from './membership/dev-alliance.ts';
-import { hasMemberIdentity, loadAdminKey, loadMemberIdentity } from './membership/keys.ts';
+import { hasMemberIdentity, loadAdminKey, loadMemberIdentity, peerFor } from './membership/keys.ts';
 import { isRosterError, memberById, parseSignedEntry, type RosterState } from './membership/roster.ts';
+import { loadEpochKeys } from './membership/epoch-keys.ts';
+import { epochKey, type EpochKey } from './indicators/derive.ts';
+import { BatchStore } from './indicators/batch-store.ts';
+import { Publisher } from './indicators/publisher.ts';
+import { startExchange, type Exchange } from './p2p/exchange.ts';
+import { readSwarmKey } from './p2p/host.ts';
+import type { NetworkSource } from './api/resolvers/network.ts';
 
 export interface RunningNode {
   /** Where GraphQL answers, e.g. http://127.0.0.1:4000/graphql. */
@@ -23,6 +30,12 @@ export interface RunningNode {
   db: Database;
   api: Api;
   roster: RosterStore;
+  /** Signed batches and live indicators of every origin. */
+  batches: BatchStore;
+  /** This member's record changes → signed batches; undefined without a member identity. */
+  publisher: Publisher | undefined;
+  /** The P2P side; undefined without a member identity (nothing to connect as). */
+  exchange: Exchange | undefined;
   /** Which alliance the node is in, for the start-up line. */
   alliance: AllianceSummary;
   /** Stops taking requests, lets those in flight finish, then closes storage. Safe to call twice. */
@@ -88,14 +101,35 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const genesis = config.genesis === undefined ? undefined : await loadGenesisFile(config.genesis);
   const adminKey = config.adminKeyFile === undefined ? undefined : await loadAdminKey(config.adminKeyFile);
   const db = await openStorage(config);
+  const psk = config.exchange.pskFile === undefined ? undefined : readSwarmKey(config.exchange.pskFile);
+  const graceMs = config.exchange.epochGraceDays * 86_400_000;
   let api: Api;
   let roster: RosterStore;
   let alliance: AllianceSummary;
+  let exchange: Exchange | undefined;
+  let publisher: Publisher | undefined;
+  let batches: BatchStore;
+  // Unwrapped epoch keys of this alliance, reloaded whenever one is installed.
+  let epochKeys = new Map<number, EpochKey>();
+  const reloadEpochKeys = (allianceId: string) => {
+    epochKeys = new Map(loadEpochKeys(config.dataDir, { alliance: allianceId }).map((k) => [k.epoch, epochKey(k.key)]));
+  };
   try {
     const backfill = await backfillCanonical(db, config.defaultRegion);
     if (backfill.filled || backfill.invalid) logger.info(backfill, 'identifiers given their canonical form');
     const report = (o: EpochInstallOutcome) => {
-      if (o.status === 'installed') logger.info({ epoch: o.epoch }, 'epoch key installed');
+      if (o.status === 'installed') {
+        logger.info({ epoch: o.epoch }, 'epoch key installed');
+        if (roster?.state) reloadEpochKeys(roster.state.alliance);
+        // Re-derive every record under the new epoch; the previous epoch's indicators stay
+        // matchable at peers for the grace period.
+        if (publisher !== undefined) {
+          publisher.requeueAll().then(
+            (n) => logger.info({ epoch: o.epoch, records: n }, 'records queued for re-publishing under the new epoch'),
+            (err: unknown) => logger.error({ err }, 'records could not be queued for the new epoch'),
+          );
+        }
+      }
       else if (o.status === 'failed') logger.warn({ epoch: o.epoch, code: o.code, reason: o.message }, 'epoch key for this member could not be unwrapped');
     };
     roster = await RosterStore.open(db, { genesisHash: genesis?.hash, onEpoch: epochKeyInstaller(config.dataDir, { report }) });
@@ -115,12 +149,80 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     }
     alliance = await summarize(roster.state!, config.dataDir);
     if (adminKey !== undefined) logger.info({ kid: adminKey.kid, admin: roster.state?.admins.some((a) => a.kid === adminKey.kid) ?? false }, 'admin key loaded: roster proposals approved through GraphQL are signed with it');
-    api = await buildApi({ config, db, logger, roster, adminKey, verifyToken: createTokenVerifier(config.auth, apiKey.publicKey) });
+    const state = roster.state!;
+    reloadEpochKeys(state.alliance);
+    batches = new BatchStore(db, {
+      roster: () => roster.state,
+      graceMs,
+      onError: (err) => logger.error({ err }, 'batch listener failed'),
+    });
+    const localNetwork: NetworkSource = {
+      async status() {
+        const heads = [...(await batches.heads())].map(([origin, h]) => ({ origin, seq: h.seq, localSeq: h.seq, lag: 0 }));
+        return { peerId: null, listenAddrs: [], peers: [], heads };
+      },
+    };
+    api = await buildApi({
+      config,
+      db,
+      logger,
+      roster,
+      adminKey,
+      verifyToken: createTokenVerifier(config.auth, apiKey.publicKey),
+      network: () => exchange ?? localNetwork,
+    });
+    const identity = hasMemberIdentity(config.dataDir) ? await loadMemberIdentity(config.dataDir) : undefined;
+    if (identity !== undefined) {
+      exchange = await startExchange({
+        alliance: state.alliance,
+        self: identity.profile.id,
+        // The peer key the roster lists: after an in-place rotation the newer one waits for its member.update.
+        privateKey: (peerFor(identity, memberById(state, identity.profile.id)) ?? identity.peer).privateKey,
+        listen: config.p2p,
+        psk,
+        store: batches,
+        roster,
+        registry: api.metrics.registry,
+        logger,
+        headsIntervalMs: config.exchange.headsIntervalMs,
+      });
+      const ex = exchange;
+      publisher = new Publisher(db, {
+        self: { id: identity.profile.id, signingKeys: identity.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })) },
+        roster: () => roster.state,
+        epochKey: (e) => epochKeys.get(e),
+        store: batches,
+        lifetimeDays: config.exchange.indicatorLifetimeDays,
+        batchItems: config.exchange.batchItems,
+        windowMs: config.exchange.publishWindowMs,
+        graceMs,
+        onBatch: (jws) => ex.publishBatch(jws),
+        onError: (err) => logger.error({ err }, 'publishing failed; retrying'),
+      });
+      // A new epoch key installed while the node was down (or just before it stopped) must still
+      // lead to re-publishing: this node's last batch is then of an older epoch.
+      const last = await db.query<{ epoch: number | null }>('SELECT max(epoch) AS epoch FROM batches WHERE origin = $1', [identity.profile.id]);
+      const lastEpoch = last.rows[0]?.epoch ?? null;
+      if (lastEpoch !== null && lastEpoch < state.epoch && epochKeys.has(state.epoch)) await publisher.requeueAll();
+      publisher.start();
+      logger.info({ peerId: ex.host.peerId.toString(), listen: ex.host.getMultiaddrs().map(String) }, 'p2p listening');
+    }
     await api.app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
+    await publisher?.stop().catch(() => undefined);
+    await exchange?.stop().catch(() => undefined);
     await db.close();
     throw err;
   }
+  const expiryTimer = setInterval(() => {
+    batches.expire().then(
+      (n) => {
+        if (n > 0) logger.info({ indicators: n }, 'expired indicators dropped');
+      },
+      (err: unknown) => logger.error({ err }, 'expiring indicators failed'),
+    );
+  }, 3_600_000);
+  expiryTimer.unref();
   const address = api.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
@@ -137,11 +239,17 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     db,
     api,
     roster,
+    batches,
+    publisher,
+    exchange,
     alliance,
     stop() {
       stopping ??= (async () => {
+        clearInterval(expiryTimer);
         try {
           await api.app.close();
+          await publisher?.stop();
+          await exchange?.stop();
         } finally {
           await db.close();
         }

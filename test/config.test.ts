@@ -100,6 +100,22 @@ describe('loadConfig precedence: flags > env > defaults', () => {
     expect(c.auth).toMatchObject({ audience: 'aud-x', jwksUrl: 'https://idp.example/jwks', jwksIssuer: 'https://idp.example/', jwksAlgorithms: ['ES256', 'RS256'] });
   });
 
+  it('reads the exchange settings from env, with documented defaults', () => {
+    expect(loadConfig({}, {}).exchange).toEqual({ epochGraceDays: 7, indicatorLifetimeDays: 365, publishWindowMs: 100, batchItems: 1000, pskFile: undefined, headsIntervalMs: 30_000 });
+    const c = loadConfig(
+      {},
+      {
+        ALLIANCE_EPOCH_GRACE_DAYS: '0',
+        ALLIANCE_INDICATOR_LIFETIME_DAYS: '30',
+        ALLIANCE_PUBLISH_WINDOW_MS: '20',
+        ALLIANCE_BATCH_ITEMS: '50',
+        ALLIANCE_P2P_PSK: '/etc/alliance/swarm.key',
+        ALLIANCE_HEADS_INTERVAL_MS: '500',
+      },
+    );
+    expect(c.exchange).toEqual({ epochGraceDays: 0, indicatorLifetimeDays: 30, publishWindowMs: 20, batchItems: 50, pskFile: '/etc/alliance/swarm.key', headsIntervalMs: 500 });
+  });
+
   it('parseHostPort reads host:port, [v6]:port and a bare port', () => {
     expect(parseHostPort('localhost:80', 'x')).toEqual({ host: 'localhost', port: 80 });
     expect(parseHostPort('[::]:4000', 'x')).toEqual({ host: '::', port: 4000 });
@@ -131,6 +147,11 @@ describe('invalid settings give a ConfigError naming the setting', () => {
     ['ALLIANCE_MAX_DEPTH below its minimum', {}, { ALLIANCE_MAX_DEPTH: '1' }, 'ALLIANCE_MAX_DEPTH', /1 is outside 2\.\.100/],
     ['ALLIANCE_MAX_COST too high', {}, { ALLIANCE_MAX_COST: '99999999999' }, 'ALLIANCE_MAX_COST', /outside/],
     ['ALLIANCE_MAX_BODY_BYTES not a number', {}, { ALLIANCE_MAX_BODY_BYTES: '8MB' }, 'ALLIANCE_MAX_BODY_BYTES', /not a whole number/],
+    ['ALLIANCE_EPOCH_GRACE_DAYS negative', {}, { ALLIANCE_EPOCH_GRACE_DAYS: '-1' }, 'ALLIANCE_EPOCH_GRACE_DAYS', /not a whole number/],
+    ['ALLIANCE_EPOCH_GRACE_DAYS over a year', {}, { ALLIANCE_EPOCH_GRACE_DAYS: '400' }, 'ALLIANCE_EPOCH_GRACE_DAYS', /outside 0\.\.365/],
+    ['ALLIANCE_BATCH_ITEMS over the wire limit', {}, { ALLIANCE_BATCH_ITEMS: '1001' }, 'ALLIANCE_BATCH_ITEMS', /outside 1\.\.1000/],
+    ['ALLIANCE_INDICATOR_LIFETIME_DAYS zero', {}, { ALLIANCE_INDICATOR_LIFETIME_DAYS: '0' }, 'ALLIANCE_INDICATOR_LIFETIME_DAYS', /outside 1\.\./],
+    ['ALLIANCE_HEADS_INTERVAL_MS too small', {}, { ALLIANCE_HEADS_INTERVAL_MS: '10' }, 'ALLIANCE_HEADS_INTERVAL_MS', /outside 100\.\./],
     ['ALLIANCE_DB_POOL zero', {}, { ALLIANCE_DB_POOL: '0' }, 'ALLIANCE_DB_POOL', /outside 1\.\./],
     ['ALLIANCE_JWKS_URL without ALLIANCE_JWKS_ISSUER', {}, { ALLIANCE_JWKS_URL: 'https://idp.example/jwks' }, 'ALLIANCE_JWKS_ISSUER', /required when ALLIANCE_JWKS_URL is set/],
     ['ALLIANCE_JWKS_URL not a URL', {}, { ALLIANCE_JWKS_URL: 'idp.example/jwks', ALLIANCE_JWKS_ISSUER: 'i' }, 'ALLIANCE_JWKS_URL', /not a URL/],

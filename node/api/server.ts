@@ -19,6 +19,7 @@ import { RosterStore } from '../membership/roster-store.ts';
 import { RosterProposals, type RosterWriter } from '../membership/proposals.ts';
 import type { LoadedAdminKey } from '../membership/keys.ts';
 import { rosterProposalResolvers } from './resolvers/roster-proposals.ts';
+import { networkResolvers, NO_NETWORK, type NetworkSource } from './resolvers/network.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 
@@ -31,6 +32,8 @@ export interface ApiOptions {
   roster?: (RosterSource & RosterWriter) | undefined;
   /** The node's admin key (`ALLIANCE_ADMIN_KEY`): signs roster proposals approved through GraphQL. */
   adminKey?: LoadedAdminKey | undefined;
+  /** Peers and heads for `network`; read per request, so the node may attach its network after the API is built. */
+  network?: (() => NetworkSource) | undefined;
 }
 
 export interface Api {
@@ -149,6 +152,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         indicatorResolvers(config),
         membershipResolvers(roster),
         rosterProposalResolvers(new RosterProposals(db, roster, opts.adminKey)),
+        networkResolvers(opts.network ?? (() => NO_NETWORK)),
       ),
       roles,
     );

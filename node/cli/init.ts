@@ -11,7 +11,11 @@ Creates the member identity in the data directory (keys/member.json, readable by
 an Ed25519 signing key, an X25519 key that epoch keys are wrapped to, and the libp2p peer key.
 Prints the public membership request (JSON) on stdout: send it to an alliance admin, who adds the
 member to the roster. An existing identity is never overwritten; back the file up, it cannot be
-recreated. With --print, prints the request of the existing identity again.
+recreated. With --print, prints the request of the existing identity again (its newest keys, after
+"alliance rotate-keys").
+
+Start the node of a real member with --genesis FILE (alliance start): without it, a data directory
+holding this identity and no roster yet is refused (GENESIS_REQUIRED).
 
 Options:
   --member-id ID      the member's id in the alliance: 1-128 letters, digits or . _ : -

@@ -7,6 +7,7 @@ import { tokenCommand } from './token.ts';
 import { importCommand } from './import.ts';
 import { normalizeCommand } from './normalize.ts';
 import { initCommand } from './init.ts';
+import { rotateKeysCommand } from './rotate-keys.ts';
 import { adminCommand } from './admin.ts';
 
 export interface Command {
@@ -32,11 +33,12 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   import: importCommand,
   normalize: normalizeCommand,
   init: initCommand,
+  'rotate-keys': rotateKeysCommand,
   admin: adminCommand,
 };
 
 function mainHelp(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
   return `Usage: alliance <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "alliance <command> --help" for a command's options.\n`;
 }
 

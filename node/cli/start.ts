@@ -12,8 +12,10 @@ token. Logs go to stderr as JSON.
 Roster: with --genesis FILE (one signed genesis entry, or a roster log file from
 "alliance admin export"), an empty roster is founded from the file's entries, and a roster with
 another genesis is refused (GENESIS_MISMATCH). Without --genesis, a fresh data directory becomes a
-single-member development alliance (member identity "dev-member" unless "alliance init" made one,
-admin key keys/dev-admin.jwk, quorum 1, epoch 1).
+single-member development alliance (member identity "dev-member", admin key keys/dev-admin.jwk,
+quorum 1, epoch 1), and one that already is keeps starting. A data directory where "alliance init"
+made a member identity and whose roster is still empty is refused (GENESIS_REQUIRED): it is waiting
+for its alliance's genesis, pass --genesis FILE.
 
 Options:
 ${STORAGE_USAGE}  --http HOST:PORT       HTTP listen address (env ALLIANCE_HTTP, default 127.0.0.1:4000)

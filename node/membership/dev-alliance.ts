@@ -7,10 +7,16 @@
  * store's `onEpoch`.
  *
  * Resumable: a start interrupted half-way finishes the missing entries at the next start.
+ *
+ * Only ever around `dev-member`: a data directory whose identity `alliance init` made for a real
+ * member (and whose roster is still empty) is waiting for its alliance's genesis. Founding a
+ * development alliance there would tie it to the wrong chain for good (a later `--genesis` is then
+ * GENESIS_MISMATCH), so start refuses with GENESIS_REQUIRED instead.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { AllianceError } from '../errors.ts';
 import { toBatchTime } from '../indicators/batch-encoding.ts';
 import { generateAdminKey, hasMemberIdentity, initMemberIdentity, keysDir, loadAdminKey, loadMemberIdentity, membershipRequest } from './keys.ts';
 import { newEpochKey, wrapEpochKey } from './epoch-keys.ts';
@@ -21,6 +27,14 @@ import type { RosterStore } from './roster-store.ts';
 
 export const DEV_MEMBER_ID = 'dev-member';
 export const DEV_ALLIANCE_NAME = 'Development alliance';
+
+/** A data directory that must not become a development alliance: exit status 1 at start. */
+export class DevAllianceError extends AllianceError {
+  declare readonly code: 'GENESIS_REQUIRED';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('GENESIS_REQUIRED', message, details);
+  }
+}
 
 export function devAdminKeyPath(dataDir: string): string {
   return path.join(keysDir(dataDir), 'dev-admin.jwk');
@@ -38,11 +52,18 @@ export async function isDevelopmentAlliance(state: RosterState | null, dataDir: 
 /**
  * Founds the development alliance on an empty roster, or finishes one whose founding was
  * interrupted. Returns the alliance id and the member id. Does nothing to any other roster.
+ * GENESIS_REQUIRED for an empty roster beside a member identity other than `dev-member`.
  */
 export async function ensureDevelopmentAlliance(store: RosterStore, dataDir: string): Promise<{ alliance: string; member: string } | undefined> {
   if (store.state !== null && !(await isDevelopmentAlliance(store.state, dataDir))) return undefined;
   if (!hasMemberIdentity(dataDir)) await initMemberIdentity(dataDir, { id: DEV_MEMBER_ID, name: 'Development member', kind: 'OTHER' });
   const identity = await loadMemberIdentity(dataDir);
+  if (store.state === null && identity.profile.id !== DEV_MEMBER_ID) {
+    throw new DevAllianceError(
+      `the data directory ${dataDir} holds the identity of member ${identity.profile.id} (alliance init) and no roster yet: start it with --genesis FILE (your alliance's signed genesis or roster log, from its admins). Without --genesis only a fresh data directory becomes a development alliance`,
+      { member: identity.profile.id },
+    );
+  }
   const adminFile = devAdminKeyPath(dataDir);
   if (!fs.existsSync(adminFile)) await generateAdminKey(adminFile, { name: 'Development admin (local)' });
   const admin = await loadAdminKey(adminFile);

@@ -3,7 +3,7 @@
  * and the entry wraps a key to it, unwrap it and store it in `keys/epochs/` (epoch-keys.ts). Used as
  * the RosterStore's `onEpoch` by the node and by `alliance admin submit`.
  */
-import { hasMemberIdentity, loadMemberIdentity, type MemberIdentity } from './keys.ts';
+import { encryptionKeyFor, hasMemberIdentity, loadMemberIdentity, type MemberIdentity } from './keys.ts';
 import { EpochKeyError, readWrappedEpochKeyHeader, saveEpochKey, unwrapEpochKey } from './epoch-keys.ts';
 import type { EpochEvent } from './roster-store.ts';
 
@@ -33,9 +33,16 @@ export function epochKeyInstaller(dataDir: string, opts: EpochInstallerOptions =
     const jwe = Object.hasOwn(keys, identity.profile.id) ? keys[identity.profile.id]! : undefined;
     if (jwe === undefined) return { status: 'not-for-us', epoch };
     try {
-      // Wrapped to an encryption key this identity no longer holds (replaced later): nothing to do.
-      if (readWrappedEpochKeyHeader(jwe).kid !== identity.encryptionKey.kid) return { status: 'other-key', epoch };
-      const key = await unwrapEpochKey(jwe, identity.encryptionKey.privateJwk, { alliance, epoch });
+      const kid = readWrappedEpochKeyHeader(jwe).kid;
+      let recipient = encryptionKeyFor(identity, kid);
+      // `alliance rotate-keys --encryption` may have run beside this process since it read the file.
+      if (recipient === undefined) {
+        identity = await loadMemberIdentity(dataDir);
+        recipient = encryptionKeyFor(identity, kid);
+      }
+      // Wrapped to a key this identity never held (the member's keys live in another data directory).
+      if (recipient === undefined) return { status: 'other-key', epoch };
+      const key = await unwrapEpochKey(jwe, recipient.privateJwk, { alliance, epoch });
       const saved = saveEpochKey(dataDir, { alliance, epoch, key });
       return { status: saved.created ? 'installed' : 'present', epoch, file: saved.file };
     } catch (err) {

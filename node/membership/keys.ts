@@ -9,9 +9,18 @@
  *
  * One file rather than three so that creation is atomic: it is written to a temporary file, flushed,
  * then hard-linked to its final name, which fails if the name exists. An identity is therefore never
- * overwritten (not even by two `init`s racing) and never half-written by a crash. The peer key is a
- * separate key from the signing key so that rotating the signing key (`member.update`) does not change
- * the node's peer id, and vice versa.
+ * overwritten by another (not even by two `init`s racing) and never half-written by a crash. The peer
+ * key is a separate key from the signing key so that rotating the signing key (`member.update`) does
+ * not change the node's peer id, and vice versa.
+ *
+ * Rotation in place (`alliance rotate-keys`, `rotateMemberKeys`) only ever adds keys: a new signing
+ * key is appended, a replaced encryption or peer key moves to `previousEncryptionKeys` /
+ * `previousPeerKeys`. The roster, not this file, says which key is in force: until the admins'
+ * `member.update` is applied the roster still lists the old keys, so the node keeps signing with the
+ * old signing key (`signingKeyFor`), keeps its old peer id (`peerFor`), and still unwraps epoch keys
+ * wrapped to the old encryption key (`encryptionKeyFor`); batches signed before the rotation stay
+ * verifiable by anyone holding the roster. The rewritten file replaces the old one atomically
+ * (temporary file, flush, rename) under a lock file, so two rotations never lose each other's key.
  *
  * Like the API key, these files rely on the data directory being the node's trust boundary: anyone
  * who can read it can act as the member.
@@ -31,6 +40,7 @@ export type KeyErrorCode =
   | 'IDENTITY_EXISTS'
   | 'IDENTITY_MISSING'
   | 'IDENTITY_INVALID'
+  | 'IDENTITY_BUSY'
   | 'MEMBER_ID_INVALID'
   | 'MEMBER_NAME_INVALID'
   | 'MEMBER_KIND_INVALID'
@@ -177,10 +187,14 @@ interface MemberIdentityFile {
   profile: MemberProfile;
   /** Oldest first; the last is the one in use. Private JWKs with `kid` and `alg: EdDSA`. */
   signingKeys: Array<{ validFrom: string; validUntil?: string | null; jwk: JWK }>;
-  /** Private X25519 JWK with `kid`. */
+  /** Private X25519 JWK with `kid`: the one in use (the newest). */
   encryptionKey: JWK;
-  /** libp2p protobuf encoding of the Ed25519 peer private key, base64. */
+  /** Encryption keys replaced by `alliance rotate-keys --encryption`, oldest first; absent if none. */
+  previousEncryptionKeys?: JWK[];
+  /** libp2p protobuf encoding of the Ed25519 peer private key, base64: the newest. */
   peerKey: string;
+  /** Peer keys replaced by `alliance rotate-keys --peer`, oldest first; absent if none. */
+  previousPeerKeys?: string[];
 }
 
 export interface LoadedSigningKey {
@@ -202,17 +216,27 @@ export interface MemberIdentity {
   signingKey: LoadedSigningKey;
   /** Every signing key, oldest first (more than one after a rotation). */
   signingKeys: LoadedSigningKey[];
-  encryptionKey: {
-    kid: string;
-    /** Private X25519 JWK (with `d`): what unwrapEpochKey needs. */
-    privateJwk: JWK;
-    publicJwk: JWK;
-  };
-  peer: {
-    /** libp2p private key, as `createLibp2p({ privateKey })` takes it. */
-    privateKey: PeerPrivateKey;
-    peerId: string;
-  };
+  /** The newest encryption key (what a membership request offers). */
+  encryptionKey: LoadedEncryptionKey;
+  /** Every encryption key, oldest first: epoch keys wrapped to a replaced one still unwrap. */
+  encryptionKeys: LoadedEncryptionKey[];
+  /** The newest peer key. */
+  peer: LoadedPeerKey;
+  /** Every peer key, oldest first. */
+  peers: LoadedPeerKey[];
+}
+
+export interface LoadedEncryptionKey {
+  kid: string;
+  /** Private X25519 JWK (with `d`): what unwrapEpochKey needs. */
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+export interface LoadedPeerKey {
+  /** libp2p private key, as `createLibp2p({ privateKey })` takes it. */
+  privateKey: PeerPrivateKey;
+  peerId: string;
 }
 
 /** `{kty, crv, x}` of an OKP JWK: what the roster carries. */
@@ -293,22 +317,34 @@ export async function loadMemberIdentity(dataDir: string): Promise<MemberIdentit
       validUntil: s.validUntil ?? null,
     });
   }
-  const enc = await checkPrivateOkp(content.encryptionKey, 'X25519', bad);
-  let peerKey: PeerPrivateKey;
-  try {
-    peerKey = privateKeyFromProtobuf(Buffer.from(String(content.peerKey), 'base64'));
-  } catch (err) {
-    throw bad(`peer key: ${(err as Error).message}`);
+  if (content.previousEncryptionKeys !== undefined && !Array.isArray(content.previousEncryptionKeys)) throw bad('previousEncryptionKeys is not a list');
+  if (content.previousPeerKeys !== undefined && !Array.isArray(content.previousPeerKeys)) throw bad('previousPeerKeys is not a list');
+  const encryptionKeys: LoadedEncryptionKey[] = [];
+  for (const e of [...(content.previousEncryptionKeys ?? []), content.encryptionKey]) {
+    const enc = await checkPrivateOkp(e, 'X25519', bad);
+    encryptionKeys.push({ kid: enc.kid!, privateJwk: enc, publicJwk: publicOkpJwk(enc) });
   }
-  if (peerKey.type !== 'Ed25519') throw bad('peer key is not Ed25519');
+  const peers: LoadedPeerKey[] = [];
+  for (const p of [...(content.previousPeerKeys ?? []), content.peerKey]) {
+    let peerKey: PeerPrivateKey;
+    try {
+      peerKey = privateKeyFromProtobuf(Buffer.from(String(p), 'base64'));
+    } catch (err) {
+      throw bad(`peer key: ${(err as Error).message}`);
+    }
+    if (peerKey.type !== 'Ed25519') throw bad('peer key is not Ed25519');
+    peers.push({ privateKey: peerKey, peerId: peerIdFromPrivateKey(peerKey).toString() });
+  }
   return {
     file,
     createdAt: content.createdAt,
     profile,
     signingKey: signingKeys.at(-1)!,
     signingKeys,
-    encryptionKey: { kid: enc.kid!, privateJwk: enc, publicJwk: publicOkpJwk(enc) },
-    peer: { privateKey: peerKey, peerId: peerIdFromPrivateKey(peerKey).toString() },
+    encryptionKey: encryptionKeys.at(-1)!,
+    encryptionKeys,
+    peer: peers.at(-1)!,
+    peers,
   };
 }
 
@@ -332,14 +368,169 @@ async function checkPrivateOkp(jwk: JWK | undefined, crv: 'Ed25519' | 'X25519', 
   return jwk;
 }
 
-/** The public membership request of an identity (DESIGN §7): what an admin turns into `member.add`. */
+/**
+ * The public membership request of an identity (DESIGN §7): what an admin turns into `member.add`,
+ * or after a rotation into `member.update` (`alliance admin rotate`). It offers the newest keys only:
+ * older signing keys are the roster's business (it already lists them, with their validity).
+ */
 export function membershipRequest(identity: MemberIdentity): MembershipRequest {
-  const signingKeys: SigningKey[] = identity.signingKeys
-    .filter((k) => k.validUntil === null)
-    .map((k) => ({ kid: k.kid, jwk: { ...k.publicJwk }, validFrom: k.validFrom }));
+  const k = identity.signingKey;
+  const signingKeys: SigningKey[] = [{ kid: k.kid, jwk: { ...k.publicJwk }, validFrom: k.validFrom }];
   const encryptionKey: EncryptionKey = { kid: identity.encryptionKey.kid, jwk: { ...identity.encryptionKey.publicJwk } };
   const { id, name, kind, country, addrs } = identity.profile;
   return { id, name, kind, country, signingKeys, encryptionKey, peerId: identity.peer.peerId, addrs: [...addrs] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation in place, and which of the identity's keys the roster has in force
+
+/** What the roster lists about a member's keys (a roster `Member`, structurally). */
+export interface RosterMemberKeys {
+  signingKeys: ReadonlyArray<{ kid: string; validUntil?: string | null }>;
+  encryptionKey: { kid: string };
+  peerId: string;
+}
+
+/**
+ * The signing key to sign batches with: the identity's key that the roster lists as current for
+ * the member (no `validUntil`). Right after `alliance rotate-keys` that is still the old key, until
+ * the admins' `member.update` is applied; a batch signed with the new key before then would be
+ * refused. Without a roster entry for the member (not admitted yet) the newest key; undefined if the
+ * roster's current key is none of this identity's (the member moved to keys held elsewhere).
+ */
+export function signingKeyFor(identity: MemberIdentity, member: RosterMemberKeys | undefined): LoadedSigningKey | undefined {
+  if (member === undefined) return identity.signingKey;
+  const current = new Set(member.signingKeys.filter((k) => k.validUntil === undefined || k.validUntil === null).map((k) => k.kid));
+  return [...identity.signingKeys].reverse().find((k) => current.has(k.kid));
+}
+
+/** The peer key whose peer id the roster lists for the member (the newest without a roster entry; undefined if none matches). */
+export function peerFor(identity: MemberIdentity, member: RosterMemberKeys | undefined): LoadedPeerKey | undefined {
+  if (member === undefined) return identity.peer;
+  return identity.peers.find((p) => p.peerId === member.peerId);
+}
+
+/** The encryption key named `kid` (a wrapped epoch key's header names its recipient's): current or replaced. */
+export function encryptionKeyFor(identity: MemberIdentity, kid: string): LoadedEncryptionKey | undefined {
+  return identity.encryptionKeys.find((k) => k.kid === kid);
+}
+
+export interface RotateOptions {
+  /** Also replace the X25519 encryption key (the old one is kept to unwrap keys wrapped to it). */
+  encryption?: boolean | undefined;
+  /** Also replace the libp2p peer key (the old one is kept while the roster lists its peer id). */
+  peer?: boolean | undefined;
+}
+
+export interface RotateResult {
+  /** The new membership request: what `alliance admin rotate --request` takes. */
+  request: MembershipRequest;
+  /** Signing kid that was newest before (the one the roster lists, if the last rotation was applied). */
+  previousSigningKid: string;
+  signingKid: string;
+  encryptionKid: string | undefined;
+  peerId: string | undefined;
+}
+
+/**
+ * Rotates the member's keys in its data directory: appends a fresh Ed25519 signing key and, on
+ * request, replaces the encryption and peer keys, keeping every old key (see the top of this file).
+ * IDENTITY_MISSING without an identity, IDENTITY_BUSY while another rotation holds the lock.
+ */
+export async function rotateMemberKeys(dataDir: string, opts: RotateOptions = {}): Promise<RotateResult> {
+  const before = await loadMemberIdentity(dataDir);
+  const file = before.file;
+  return withIdentityLock(file, async () => {
+    // Re-read under the lock: what a rotation that finished meanwhile added must be kept.
+    const raw = fs.readFileSync(file, 'utf8');
+    await loadMemberIdentity(dataDir);
+    const content = JSON.parse(raw) as MemberIdentityFile;
+    const previousSigningKid = String(content.signingKeys.at(-1)?.jwk?.kid);
+    const now = new Date().toISOString();
+    const signing = await newOkpKey('EdDSA', 'Ed25519');
+    const next: MemberIdentityFile = { ...content, signingKeys: [...content.signingKeys, { validFrom: now, jwk: signing }] };
+    let encryptionKid: string | undefined;
+    if (opts.encryption) {
+      const enc = await newOkpKey('ECDH-ES+A256KW', 'X25519');
+      next.previousEncryptionKeys = [...(content.previousEncryptionKeys ?? []), content.encryptionKey];
+      next.encryptionKey = enc;
+      encryptionKid = enc.kid;
+    }
+    let peerId: string | undefined;
+    if (opts.peer) {
+      const peer = await generatePeerKeyPair('Ed25519');
+      next.previousPeerKeys = [...(content.previousPeerKeys ?? []), content.peerKey];
+      next.peerKey = Buffer.from(privateKeyToProtobuf(peer)).toString('base64');
+      peerId = peerIdFromPrivateKey(peer).toString();
+    }
+    replaceFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
+    const after = await loadMemberIdentity(dataDir);
+    return { request: membershipRequest(after), previousSigningKid, signingKid: signing.kid!, encryptionKid, peerId };
+  });
+}
+
+/**
+ * Runs `fn` holding `<file>.lock` (created exclusively, holding this process's pid). A lock whose
+ * process is gone (a crash) is taken over; a live one is IDENTITY_BUSY.
+ */
+async function withIdentityLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
+  let fd: number | undefined;
+  for (let attempt = 0; fd === undefined; attempt++) {
+    try {
+      fd = fs.openSync(lock, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new KeyError('IDENTITY_BUSY', `${file} is being changed by another process (lock ${lock}); try again when it has finished`, { file });
+      }
+      const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+      if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+        throw new KeyError('IDENTITY_BUSY', `${file} is being changed by process ${pid} (lock ${lock}); try again when it has finished`, { file });
+      }
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  try {
+    fs.writeFileSync(fd, String(process.pid));
+    fs.closeSync(fd);
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Replaces `file` by `data` (mode 0600) atomically: temporary file in the same directory, flushed, renamed over it, directory flushed. */
+function replaceFileAtomic(file: string, data: string): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

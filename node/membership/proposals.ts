@@ -4,8 +4,9 @@
  * RosterStore once they carry the quorum. What the GraphQL fields `rosterProposals`,
  * `proposeRosterChange`, `approveRosterProposal` and `submitRosterEntry` do.
  *
- * A proposal is made for head + 1 and dry-run like `alliance admin propose` does (the roster core's
- * content checks with a stand-in admin), so a proposal the roster would refuse is refused at once.
+ * A proposal is made for head + 1 and dry-run (proposal-build.ts, shared with `alliance admin
+ * propose`: the roster core's content checks with a stand-in admin), so a proposal the roster would
+ * refuse is refused at once.
  * Another entry applied at its seq first makes it STALE; the very same entry applied (an admin signed
  * it offline and submitted it) makes it SUBMITTED.
  *
@@ -15,6 +16,7 @@
 import { AllianceError } from '../errors.ts';
 import type { Database } from '../storage/database.ts';
 import type { LoadedAdminKey } from './keys.ts';
+import { dryRun, epochNewEntry, isProposalError } from './proposal-build.ts';
 import {
   addSignature,
   createProposal,
@@ -93,8 +95,8 @@ function rosterReason(err: unknown): string {
 /** A roster refusal as BAD_USER_INPUT carrying the roster's reason. */
 function refused(err: unknown, what: string, extra: Record<string, unknown> = {}): RosterAdminError {
   if (isRosterError(err)) return new RosterAdminError('BAD_USER_INPUT', `${what}: ${err.message}${rosterReason(err)}`, { reason: err.reason, ...(err.field === undefined ? {} : { field: err.field }), ...extra });
-  if (err instanceof AllianceError && err.code === 'PROPOSAL_REFUSED') {
-    return new RosterAdminError('BAD_USER_INPUT', err.message, { reason: (err.details?.reason as string | undefined) ?? 'bad_state', ...extra });
+  if (isProposalError(err)) {
+    return new RosterAdminError('BAD_USER_INPUT', err.message, { reason: err.reason ?? 'bad_state', ...(err.field === undefined ? {} : { field: err.field }), ...extra });
   }
   throw err;
 }
@@ -144,15 +146,13 @@ export class RosterProposals {
     if (state === null) throw new RosterAdminError('CONFLICT', 'the roster is empty: a node needs its genesis (--genesis FILE) before changes can be proposed');
     await this.#settle(state);
 
-    const { dryRun } = await import('../cli/admin/roster-file.ts');
     let entry: RosterEntry;
     if (type === 'epoch.new' && !Object.hasOwn(body, 'keys')) {
       // As `alliance admin propose --type epoch.new`: a fresh key wrapped to every ACTIVE member.
-      const { epochNewEntry } = await import('../cli/admin/propose.ts');
       const reason = (body as { reason?: unknown }).reason;
       if (reason !== undefined && typeof reason !== 'string') throw new RosterAdminError('BAD_USER_INPUT', 'body.reason must be a string', { field: 'body.reason' });
       try {
-        entry = await epochNewEntry(state, { reason, fromFlags: false });
+        entry = await epochNewEntry(state, { reason });
       } catch (err) {
         throw refused(err, 'the epoch.new proposal is not valid');
       }

@@ -55,11 +55,23 @@ export interface RosterState {
   /** Wrapped K_e of the current epoch per member id (empty for the genesis epoch, which has no key). */
   epochKeys: Record<string, string>;
   /**
+   * Every epoch of the chain with when it started, oldest first; the last is the current one. An
+   * epoch ends when the next starts; its indicators stay matchable for the grace period after that
+   * (`epochLiveUntil`).
+   */
+  epochs: EpochSpan[];
+  /**
    * True when membership changed since the current epoch started (a member added, suspended,
    * reinstated, revoked, or given a new encryption key): admins should issue `epoch.new`, so that
    * exactly the ACTIVE members hold the current key. Informational; not enforced.
    */
   rekeyNeeded: boolean;
+}
+
+/** One epoch of the chain: its number and the `createdAt` of the entry that started it. */
+export interface EpochSpan {
+  epoch: number;
+  startedAt: string;
 }
 
 export interface ApplyOptions {
@@ -177,6 +189,19 @@ export function signingKeyValidAt(state: RosterState, memberId: string, kid: str
   return key.validFrom <= t && (key.validUntil === undefined || key.validUntil === null || t < key.validUntil);
 }
 
+/**
+ * Until when indicators derived under `epoch` may be created and matched: `undefined` for the current
+ * epoch (no end yet), the start of the next epoch plus `graceMs` for an older one, and `null` for an
+ * epoch the chain never had. Times are batch times (`YYYY-MM-DDTHH:MM:SSZ`).
+ */
+export function epochLiveUntil(state: RosterState, epoch: number, graceMs: number): string | undefined | null {
+  const i = state.epochs.findIndex((e) => e.epoch === epoch);
+  if (i < 0) return null;
+  const next = state.epochs[i + 1];
+  if (next === undefined) return undefined;
+  return toBatchTime(new Date(Date.parse(next.startedAt) + graceMs));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function genesisState(entry: EntryOf<'genesis'>, hash: string): RosterState {
@@ -197,6 +222,7 @@ function genesisState(entry: EntryOf<'genesis'>, hash: string): RosterState {
     epoch: body.epoch,
     epochStartedAt: createdAt,
     epochKeys: {},
+    epochs: [{ epoch: body.epoch, startedAt: createdAt }],
     rekeyNeeded: false,
   };
 }
@@ -329,7 +355,14 @@ function transition(s: RosterState, e: ChangeEntry): RosterState {
       }
       const missing = active.find((m) => !Object.hasOwn(b.keys, m.id));
       if (missing !== undefined) fail('bad_epoch', 'body.keys', `no key is wrapped for the ACTIVE member ${missing.id}`);
-      return { ...s, epoch: b.epoch, epochStartedAt: t, epochKeys: Object.fromEntries(ids.map((id) => [id, b.keys[id]!])), rekeyNeeded: false };
+      return {
+        ...s,
+        epoch: b.epoch,
+        epochStartedAt: t,
+        epochKeys: Object.fromEntries(ids.map((id) => [id, b.keys[id]!])),
+        epochs: [...s.epochs, { epoch: b.epoch, startedAt: t }],
+        rekeyNeeded: false,
+      };
     }
   }
 }

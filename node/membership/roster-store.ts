@@ -50,6 +50,12 @@ export interface RosterStoreOptions {
    * a submit is committed. Awaited; what it throws propagates (the entry stays stored).
    */
   onEpoch?: ((event: EpochEvent) => Promise<void> | void) | undefined;
+  /**
+   * Called whenever the state moved on (a submit applied, or entries other processes stored were
+   * caught up with), after `onEpoch`: the network hangs up members that lost their place, dials new
+   * ones and relays the new entries. Not awaited; errors are the listener's.
+   */
+  onChange?: ((state: RosterState, previousSeq: number) => void) | undefined;
 }
 
 export interface SubmitResult {
@@ -85,6 +91,7 @@ export class RosterStore {
   readonly #db: Database;
   readonly #opts: ApplyOptions;
   readonly #onEpoch: RosterStoreOptions['onEpoch'];
+  #onChange: RosterStoreOptions['onChange'];
   #state: RosterState | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -96,6 +103,12 @@ export class RosterStore {
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     };
     this.#onEpoch = opts.onEpoch;
+    this.#onChange = opts.onChange;
+  }
+
+  /** Sets (or clears) the `onChange` listener: the network attaches itself once it has started. */
+  watch(listener: RosterStoreOptions['onChange']): void {
+    this.#onChange = listener;
   }
 
   /**
@@ -176,12 +189,23 @@ export class RosterStore {
         throw err;
       });
       if (result.state !== undefined) {
+        const previousSeq = this.#state?.seq ?? -1;
         this.#state = result.state;
         if (epoch !== undefined) await this.#onEpoch?.(epoch);
+        this.#onChange?.(result.state, previousSeq);
         return { applied: true, seq: result.seq, hash: result.hash };
       }
       return { applied: false, seq: result.seq, hash: result.hash };
     });
+  }
+
+  /**
+   * Up to `limit` stored entries from seq `from` on, serialised, in seq order, and whether more
+   * follow: what the network's roster sync serves.
+   */
+  async entries(from: number, limit: number): Promise<{ items: string[]; more: boolean }> {
+    const { rows } = await this.#db.query<{ signed: string }>('SELECT signed FROM roster_entries WHERE seq >= $1::bigint ORDER BY seq LIMIT $2', [from, limit + 1]);
+    return { items: rows.slice(0, limit).map((r) => r.signed), more: rows.length > limit };
   }
 
   /** The roster log file: one serialised signed entry per line, in seq order. */
@@ -235,8 +259,10 @@ export class RosterStore {
       state = accepted.state;
       if (accepted.entry.type === 'epoch.new') epochs.push({ entry: accepted.entry, hash: accepted.hash, state });
     }
+    const previousSeq = this.#state?.seq ?? -1;
     this.#state = state;
     for (const e of epochs) await this.#onEpoch?.(e);
+    if (state !== null && state.seq !== previousSeq) this.#onChange?.(state, previousSeq);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -56,6 +56,7 @@ export {
   acceptEntry,
   activeMembers,
   applyEntry,
+  epochLiveUntil,
   findSigningKey,
   governanceAt,
   memberById,
@@ -63,6 +64,7 @@ export {
   signingKeyValidAt,
   type AcceptedEntry,
   type ApplyOptions,
+  type EpochSpan,
   type Governance,
   type RosterState,
 } from './roster-state.ts';

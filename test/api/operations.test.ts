@@ -166,7 +166,7 @@ describe.each(STORAGES)('operations over %s', (kind) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alliance-stop-'));
     const pgDb = kind === 'pg' ? await createPgDatabase() : undefined;
     const nodeLogs = logCollector();
-    const node = await startNode(loadConfig({ dataDir, http: '127.0.0.1:0', databaseUrl: pgDb?.url }, {}), nodeLogs.logger);
+    const node = await startNode(loadConfig({ dataDir, http: '127.0.0.1:0', p2p: '/ip4/127.0.0.1/tcp/0', databaseUrl: pgDb?.url }, {}), nodeLogs.logger);
     try {
       expect(node.db.kind).toBe(kind);
       expect(node.bootstrapToken).toBeTruthy();

@@ -49,6 +49,37 @@ describe('alliance admin keygen', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('precious');
   });
 
+  it('--show prints the public key of an existing key file again, and only reads it', async () => {
+    const d = dir();
+    const file = path.join(d, 'bob.jwk');
+    const created = await runCli(['admin', 'keygen', '--out', file, '--name', 'Bob (legal)']);
+    expect(created.code, created.stderr).toBe(0);
+    const before = fs.readFileSync(file, 'utf8');
+    const shown = await runCli(['admin', 'keygen', '--show', file]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toEqual(JSON.parse(created.stdout));
+    expect(shown.stdout).not.toContain('"d"');
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
+
+    // Missing, not a key, a public key (no private part): exit 1 with the key error code.
+    const missing = await runCli(['admin', 'keygen', '--show', path.join(d, 'nope.jwk')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no admin key file .*nope\.jwk \[ADMIN_KEY_MISSING\]/);
+    fs.writeFileSync(path.join(d, 'bob.pub.json'), created.stdout);
+    fs.writeFileSync(path.join(d, 'text.jwk'), 'hello');
+    for (const f of ['bob.pub.json', 'text.jwk']) {
+      const r = await runCli(['admin', 'keygen', '--show', path.join(d, f)]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/is not an admin key file: .*\[ADMIN_KEY_INVALID\]/);
+    }
+    // --show with creation flags is a usage error.
+    const both = await runCli(['admin', 'keygen', '--show', file, '--out', path.join(d, 'x.jwk')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--show takes no --out or --name');
+    expect(fs.existsSync(path.join(d, 'x.jwk'))).toBe(false);
+  });
+
   it('usage errors exit 2', async () => {
     const missing = await runCli(['admin', 'keygen']);
     expect(missing.code).toBe(2);

@@ -327,6 +327,7 @@ describe('alliance admin: bad input', () => {
         [['admin', 'propose', '--roster', roster, '--type', 'quorum.set', '--quorum', 'two', '--out', D('x.json')], 2, /--quorum must be an integer/],
         [['admin', 'propose', '--roster', roster, '--type', 'member.suspend', '--out', D('x.json')], 2, /member\.suspend needs --member/],
         [['admin', 'propose', '--roster', roster, '--type', 'epoch.new', '--body', D('obj.json'), '--out', D('x.json')], 2, /epoch\.new takes no --body/],
+        [['admin', 'propose', '--roster', roster, '--type', 'epoch.new', '--reason', 'x'.repeat(1001), '--out', D('x.json')], 2, /--reason: .*1000.*Usage: alliance admin propose/s],
         [['admin', 'propose', '--type', 'epoch.new', '--out', D('x.json')], 2, /--roster is required/],
         [['admin', 'genesis', '--alliance', 'bad id', '--admin', D('a.pub.json'), '--quorum', '1', '--out', D('g3.json')], 2, /--alliance/],
         [['admin', 'genesis', '--alliance', 'x', '--admin', D('a.pub.json'), '--quorum', '2', '--out', D('g3.json')], 2, /more than the 1 admin/],

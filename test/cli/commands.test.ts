@@ -6,7 +6,7 @@ import { graphql, runCli, startNodeProcess, tempDir, type StartedNode } from '..
 import { createPgDatabase } from '../helpers/storage.ts';
 import { loadMigrations } from '../../node/storage/migrate.ts';
 
-const COMMANDS = ['start', 'migrate', 'token', 'import'];
+const COMMANDS = ['start', 'migrate', 'token', 'import', 'rotate-keys'];
 
 describe('alliance help and usage errors', () => {
   it('alliance --help lists every command and exits 0', async () => {

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { loadConfig, type AuthConfig, type Config, type LimitsConfig } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
-import { buildApi, type Api } from '../../node/api/server.ts';
+import { buildApi, type Api, type ApiOptions } from '../../node/api/server.ts';
 import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
 import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/tokens.ts';
 import type { Database } from '../../node/storage/database.ts';
@@ -30,6 +30,8 @@ export interface TestApiOptions {
   logger?: Logger;
   /** The node's admin key (ALLIANCE_ADMIN_KEY): signs roster proposals. Default none. */
   adminKey?: LoadedAdminKey;
+  /** The roster the API uses, made over the test database; default: buildApi's own RosterStore. */
+  roster?: (db: Database) => Promise<NonNullable<ApiOptions['roster']>>;
 }
 
 export interface TestApi {
@@ -68,7 +70,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const logger = opts.logger ?? createLogger('silent');
   let api: Api;
   try {
-    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    const roster = opts.roster === undefined ? undefined : await opts.roster(testDb.db);
+    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();

@@ -35,6 +35,8 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
     env[k] = v;
   }
   env.ALLIANCE_LOG_LEVEL = 'warn';
+  // Many nodes run at once: each takes a free loopback port unless a test names one.
+  env.ALLIANCE_P2P = '/ip4/127.0.0.1/tcp/0';
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

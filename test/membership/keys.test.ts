@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, CompactSign, compactVerify, importJWK } from 'j
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.ts';
 import {
+  encryptionKeyFor,
   generateAdminKey,
   initMemberIdentity,
   KeyError,
@@ -11,8 +12,12 @@ import {
   loadMemberIdentity,
   memberIdentityPath,
   membershipRequest,
+  peerFor,
+  rotateMemberKeys,
+  signingKeyFor,
   validateMemberProfile,
 } from '../../node/membership/keys.ts';
+import { unwrapEpochKey, wrapEpochKey } from '../../node/membership/epoch-keys.ts';
 
 const dirs: Array<() => void> = [];
 function dataDir(): string {
@@ -125,6 +130,80 @@ describe('member identity', () => {
     const dir = dataDir();
     await expectCode(initMemberIdentity(dir, { ...ok, kind: 'nope' }), 'MEMBER_KIND_INVALID');
     expect(fs.existsSync(dir)).toBe(false);
+  });
+});
+
+describe('member key rotation in place', () => {
+  it('appends a signing key and keeps the encryption and peer keys unless asked', async () => {
+    const dir = dataDir();
+    const first = await initMemberIdentity(dir, { id: 'm', name: 'M', addrs: ['/dns4/m.example/tcp/4001'] });
+    const r = await rotateMemberKeys(dir);
+    expect(r.previousSigningKid).toBe(first.signingKeys[0]!.kid);
+    expect(r).toMatchObject({ encryptionKid: undefined, peerId: undefined });
+    expect(r.request).toEqual({ ...first, signingKeys: [expect.objectContaining({ kid: r.signingKid })] });
+    expect(Date.parse(r.request.signingKeys[0]!.validFrom)).toBeGreaterThanOrEqual(Date.parse(first.signingKeys[0]!.validFrom));
+    const id = await loadMemberIdentity(dir);
+    expect(id.signingKeys.map((k) => k.kid)).toEqual([first.signingKeys[0]!.kid, r.signingKid]);
+    expect(id.signingKey.kid).toBe(r.signingKid);
+    expect(id.encryptionKeys).toHaveLength(1);
+    expect(id.peers).toHaveLength(1);
+    expect(membershipRequest(id)).toEqual(r.request);
+    expect(mode(memberIdentityPath(dir))).toBe(0o600);
+    expect(fs.readdirSync(path.dirname(memberIdentityPath(dir)))).toEqual(['member.json']);
+    await expectCode(rotateMemberKeys(dataDir()), 'IDENTITY_MISSING');
+  });
+
+  it('picks the keys the roster lists, and unwraps with a replaced encryption key', async () => {
+    const dir = dataDir();
+    const first = await initMemberIdentity(dir, { id: 'm', name: 'M' });
+    const ctx = { alliance: 'a', epoch: 4 };
+    const epochKey = new Uint8Array(32).fill(7);
+    const wrappedToOld = await wrapEpochKey(epochKey, first.encryptionKey, ctx);
+    const r = await rotateMemberKeys(dir, { encryption: true, peer: true });
+    const id = await loadMemberIdentity(dir);
+    const roster = (signing: Array<[string, string | null]>, enc: string, peerId: string) => ({
+      signingKeys: signing.map(([kid, validUntil]) => ({ kid, validUntil })),
+      encryptionKey: { kid: enc },
+      peerId,
+    });
+    const before = roster([[first.signingKeys[0]!.kid, null]], first.encryptionKey.kid, first.peerId);
+    expect(signingKeyFor(id, before)?.kid).toBe(first.signingKeys[0]!.kid);
+    expect(peerFor(id, before)?.peerId).toBe(first.peerId);
+    const after = roster([[first.signingKeys[0]!.kid, '2026-03-01T00:00:00Z'], [r.signingKid, null]], r.encryptionKid!, r.peerId!);
+    expect(signingKeyFor(id, after)?.kid).toBe(r.signingKid);
+    expect(peerFor(id, after)?.peerId).toBe(r.peerId);
+    // Not admitted yet: the newest keys; keys held elsewhere: none of ours.
+    expect(signingKeyFor(id, undefined)?.kid).toBe(r.signingKid);
+    expect(peerFor(id, undefined)?.peerId).toBe(r.peerId);
+    const elsewhere = roster([['someone-elses-kid', null]], 'x', '12D3KooWelsewhere');
+    expect(signingKeyFor(id, elsewhere)).toBeUndefined();
+    expect(peerFor(id, elsewhere)).toBeUndefined();
+
+    const old = encryptionKeyFor(id, first.encryptionKey.kid);
+    expect(old?.kid).toBe(first.encryptionKey.kid);
+    expect(await unwrapEpochKey(wrappedToOld, old!.privateJwk, ctx)).toEqual(epochKey);
+    expect(encryptionKeyFor(id, r.encryptionKid!)?.kid).toBe(id.encryptionKey.kid);
+    expect(encryptionKeyFor(id, 'unknown')).toBeUndefined();
+    await expect(unwrapEpochKey(wrappedToOld, id.encryptionKey.privateJwk, ctx)).rejects.toMatchObject({ code: 'EPOCH_KEY_WRONG_RECIPIENT' });
+  });
+
+  it('refuses a file whose kept keys are damaged', async () => {
+    const dir = dataDir();
+    await initMemberIdentity(dir, { id: 'm', name: 'M' });
+    await rotateMemberKeys(dir, { encryption: true, peer: true });
+    const file = memberIdentityPath(dir);
+    const good = fs.readFileSync(file, 'utf8');
+    for (const damage of [
+      (c: Record<string, unknown>) => (c.previousEncryptionKeys = 'nope'),
+      (c: Record<string, unknown>) => ((c.previousEncryptionKeys as Array<Record<string, unknown>>)[0]!.kid = 'x'),
+      (c: Record<string, unknown>) => (c.previousPeerKeys = ['bm90IGEga2V5']),
+    ]) {
+      const c = JSON.parse(good) as Record<string, unknown>;
+      damage(c);
+      fs.writeFileSync(file, JSON.stringify(c));
+      await expectCode(loadMemberIdentity(dir), 'IDENTITY_INVALID');
+      await expectCode(rotateMemberKeys(dir), 'IDENTITY_INVALID');
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ApiContext } from '../context.ts';
-import { describeEntry } from '../../cli/admin/roster-file.ts';
+import { describeEntry } from '../../membership/proposal-build.ts';
 import { canonicalJson } from '../../membership/roster.ts';
 import type { ProposalStatus, RosterProposal, RosterProposals } from '../../membership/proposals.ts';
 

@@ -48,7 +48,8 @@ Options:
     if (adminFiles.length > roster.FIELD_LIMITS.admins) throw new UsageError(`at most ${roster.FIELD_LIMITS.admins} admins`);
     const name = values.name as string | undefined;
 
-    const { AdminToolError, readPublicAdminKey, proposalText, writeNewFile, describeEntry } = await import('./roster-file.ts');
+    const { AdminToolError, readPublicAdminKey, proposalText, writeNewFile } = await import('./roster-file.ts');
+    const { describeEntry } = await import('../../membership/proposal-build.ts');
     const admins = [];
     const seen = new Map<string, string>();
     for (const file of adminFiles) {

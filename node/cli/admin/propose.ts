@@ -1,7 +1,7 @@
 import type { Command } from '../main.ts';
 import { UsageError } from '../errors.ts';
-import type { ChainHead, EntryProposal, EntryType, MemberUpdateBody, RosterEntry, RosterState } from '../../membership/roster.ts';
-import type { Member, MembershipRequest } from '../../membership/types.ts';
+import type { ProposalError } from '../../membership/proposal-build.ts';
+import type { ChainHead, EntryProposal, EntryType, RosterEntry, RosterState } from '../../membership/roster.ts';
 
 /** An integer flag value from `min` to `max` (UsageError otherwise). */
 export function parseInteger(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -27,73 +27,34 @@ const ALL_TYPE_FLAGS = ['request', 'member', 'reason', 'admin', 'kid', 'quorum']
 /** Which flag a body field came from, so that a bad value is a usage error naming the flag. */
 const FIELD_FLAGS: Record<string, string> = { 'body.reason': '--reason', 'body.quorum': '--quorum', 'body.kid': '--kid', 'body.id': '--member' };
 
-/** `proposeEntry`, mapping a refused flag value to a UsageError and anything else to PROPOSAL_REFUSED. */
+/** A refusal of a value that came from a flag, as a UsageError naming the flag; anything else as it is. */
+function flagError(err: unknown, fromFlags: boolean): unknown {
+  const refusal = err instanceof Error && (err as ProposalError).code === 'PROPOSAL_REFUSED' ? (err as ProposalError) : undefined;
+  const flag = refusal?.field === undefined ? undefined : FIELD_FLAGS[refusal.field];
+  if (!fromFlags || flag === undefined) return err;
+  // The roster's own message, without the proposal context: it is about the flag's value.
+  const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+  return new UsageError(`${flag}: ${cause.replace(/^body\.\w+: /, '')}`);
+}
+
+/** `buildEntry`, with a refused flag value as a UsageError (exit 2) and anything else PROPOSAL_REFUSED (exit 1). */
 export async function makeEntry(head: ChainHead, proposal: EntryProposal, fromFlags: boolean, what: string): Promise<RosterEntry> {
-  const roster = await import('../../membership/roster.ts');
-  const { proposalRefused } = await import('./roster-file.ts');
+  const { buildEntry } = await import('../../membership/proposal-build.ts');
   try {
-    return await roster.proposeEntry(head, proposal);
+    return await buildEntry(head, proposal, what);
   } catch (err) {
-    const flag = roster.isRosterError(err) && err.field !== undefined ? FIELD_FLAGS[err.field] : undefined;
-    if (fromFlags && flag !== undefined) throw new UsageError(`${flag}: ${(err as Error).message.replace(/^body\.\w+: /, '')}`);
-    return proposalRefused(err, what);
+    throw flagError(err, fromFlags);
   }
 }
 
-/**
- * The `epoch.new` after `state` (the roster as it will be once the entries before it are applied):
- * a fresh 32-byte key, wrapped to the encryption key of every ACTIVE member and no other. The key
- * itself exists only in memory here and is wiped once wrapped: only the members can unwrap it.
- */
-export async function epochNewEntry(state: RosterState, opts: { reason?: string | undefined; createdAt?: string | undefined; fromFlags: boolean }): Promise<RosterEntry> {
-  const roster = await import('../../membership/roster.ts');
-  const { newEpochKey, wrapEpochKey } = await import('../../membership/epoch-keys.ts');
-  const epoch = state.epoch + 1;
-  const key = newEpochKey();
+/** `epochNewEntry`, with a refused --reason as a UsageError when it came from the flag. */
+export async function makeEpochNew(state: RosterState, opts: { reason?: string | undefined; createdAt?: string | undefined; fromFlags: boolean }): Promise<RosterEntry> {
+  const { epochNewEntry } = await import('../../membership/proposal-build.ts');
   try {
-    const keys: Record<string, string> = {};
-    for (const m of roster.activeMembers(state)) keys[m.id] = await wrapEpochKey(key, m.encryptionKey, { alliance: state.alliance, epoch });
-    const body = { epoch, keys, ...(opts.reason === undefined ? {} : { reason: opts.reason }) };
-    return await makeEntry(state, { type: 'epoch.new', body, ...(opts.createdAt === undefined ? {} : { createdAt: opts.createdAt }) }, opts.fromFlags, 'epoch.new');
-  } finally {
-    key.fill(0);
-  }
-}
-
-/** Checks a membership request's form (as a member.add body: kid = thumbprint, peer id, addrs ...): NOT_A_REQUEST. */
-export async function checkRequest(request: Record<string, unknown>, requestFile: string): Promise<MembershipRequest> {
-  const roster = await import('../../membership/roster.ts');
-  const { AdminToolError } = await import('./roster-file.ts');
-  try {
-    await roster.checkEntry({ v: 1, alliance: 'check', seq: 1, prev: 'A'.repeat(43), type: 'member.add', body: request, createdAt: '2026-01-01T00:00:00Z' });
+    return await epochNewEntry(state, opts);
   } catch (err) {
-    if (!roster.isRosterError(err)) throw err;
-    throw new AdminToolError('NOT_A_REQUEST', `membership request ${requestFile} is not valid: ${err.message.replace(/^body\.?/, '')}`, { file: requestFile });
+    throw flagError(err, opts.fromFlags);
   }
-  return request as unknown as MembershipRequest;
-}
-
-/**
- * A `member.update` body from a member's new membership request (what `alliance init` printed for
- * its new keys): every field the request changes: the newest signing key if it is new (a rotation),
- * the encryption key, peer id, addresses and name where they differ. `kind` and `country` cannot be
- * changed by member.update: differences are returned as `ignored`.
- */
-export async function updateFromRequest(member: Member, request: Record<string, unknown>, requestFile: string): Promise<{ body: MemberUpdateBody; ignored: string[] }> {
-  const { AdminToolError } = await import('./roster-file.ts');
-  if (request.id !== member.id) {
-    throw new AdminToolError('NOT_A_REQUEST', `membership request ${requestFile} is for member ${JSON.stringify(request.id)}, not ${member.id}`, { file: requestFile });
-  }
-  const req = await checkRequest(request, requestFile);
-  const body: MemberUpdateBody = { id: member.id };
-  const newest = req.signingKeys.at(-1)!;
-  if (!member.signingKeys.some((k) => k.kid === newest.kid)) body.signingKey = { kid: newest.kid, jwk: { kty: 'OKP', crv: 'Ed25519', x: newest.jwk.x! } };
-  if (req.encryptionKey.kid !== member.encryptionKey.kid) body.encryptionKey = { kid: req.encryptionKey.kid, jwk: { kty: 'OKP', crv: 'X25519', x: req.encryptionKey.jwk.x! } };
-  if (req.peerId !== member.peerId) body.peerId = req.peerId;
-  if (JSON.stringify(req.addrs) !== JSON.stringify(member.addrs)) body.addrs = [...req.addrs];
-  if (req.name !== member.name) body.name = req.name;
-  const ignored = (['kind', 'country'] as const).filter((k) => req[k] !== member[k]);
-  return { body, ignored };
 }
 
 /** Hints after a proposal is written: what the admins will have to do next. */
@@ -186,11 +147,12 @@ Options:
     const quorumValue = t === 'quorum.set' && bodyFile === undefined ? parseInteger(s('quorum')!, '--quorum', 1) : undefined;
 
     const rf = await import('./roster-file.ts');
+    const { checkMembershipRequest, describeEntry, dryRun, memberUpdateFromRequest, ProposalError } = await import('../../membership/proposal-build.ts');
     const { state } = await rf.readRosterLog(rosterFile);
     const err = process.stderr;
     let entry: RosterEntry;
     if (t === 'epoch.new') {
-      entry = await epochNewEntry(state, { reason: s('reason'), fromFlags: true });
+      entry = await makeEpochNew(state, { reason: s('reason'), fromFlags: true });
     } else {
       let body: unknown;
       if (bodyFile !== undefined) {
@@ -198,13 +160,13 @@ Options:
       } else {
         switch (t) {
           case 'member.add':
-            body = await checkRequest(rf.readRequest(s('request')!), s('request')!);
+            body = await checkMembershipRequest(rf.readRequest(s('request')!), `membership request ${s('request')}`);
             break;
           case 'member.update': {
             const member = rf.requireMember(state, s('member')!, rosterFile);
-            const update = await updateFromRequest(member, rf.readRequest(s('request')!), s('request')!);
+            const update = await memberUpdateFromRequest(member, rf.readRequest(s('request')!), `membership request ${s('request')}`);
             if (update.ignored.length > 0) err.write(`alliance admin propose: note: member.update cannot change ${update.ignored.join(' or ')}; the request's value is ignored\n`);
-            if (Object.keys(update.body).length === 1) throw new rf.AdminToolError('NOTHING_TO_CHANGE', `the request ${s('request')} changes nothing the roster holds about ${member.id}`);
+            if (Object.keys(update.body).length === 1) throw new ProposalError('NOTHING_TO_CHANGE', `the request ${s('request')} changes nothing the roster holds about ${member.id}`);
             body = update.body;
             break;
           }
@@ -228,10 +190,10 @@ Options:
       }
       entry = await makeEntry(state, { type: t, body } as EntryProposal, bodyFile === undefined, `the ${t} proposal`);
     }
-    const [after] = await rf.dryRun(state, [entry]);
+    const [after] = await dryRun(state, [entry]);
     const roster = await import('../../membership/roster.ts');
     rf.writeNewFile(out, rf.proposalText(await roster.createProposal(entry)));
-    err.write(`alliance admin propose: wrote ${out}: ${rf.describeEntry(entry)}\n${nextSteps(out, entry, after!, state.quorum)}`);
+    err.write(`alliance admin propose: wrote ${out}: ${describeEntry(entry)}\n${nextSteps(out, entry, after!, state.quorum)}`);
     return 0;
   },
 };

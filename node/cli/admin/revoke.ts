@@ -35,16 +35,17 @@ Options:
 
     const rf = await import('./roster-file.ts');
     const roster = await import('../../membership/roster.ts');
-    const { epochNewEntry, makeEntry } = await import('./propose.ts');
+    const { describeEntry, dryRun, ProposalError } = await import('../../membership/proposal-build.ts');
+    const { makeEpochNew, makeEntry } = await import('./propose.ts');
     const { state } = await rf.readRosterLog(rosterFile);
     const member = rf.requireMember(state, id, rosterFile);
-    if (member.status === 'REVOKED') throw new rf.AdminToolError('PROPOSAL_REFUSED', `member ${id} is already revoked (bad_state)`);
+    if (member.status === 'REVOKED') throw new ProposalError('PROPOSAL_REFUSED', `member ${id} is already revoked (bad_state)`, { reason: 'bad_state' });
 
     const revoke = await makeEntry(state, { type: 'member.revoke', body: { id, ...(reason === undefined ? {} : { reason }) } }, true, 'the member.revoke proposal');
-    const [afterRevoke] = await rf.dryRun(state, [revoke]);
+    const [afterRevoke] = await dryRun(state, [revoke]);
     // The same createdAt for both: the new epoch starts the instant the member's keys stop.
-    const epoch = await epochNewEntry(afterRevoke!, { reason: reason ?? `member ${id} revoked`, createdAt: revoke.createdAt, fromFlags: true });
-    await rf.dryRun(afterRevoke!, [epoch]);
+    const epoch = await makeEpochNew(afterRevoke!, { reason: reason ?? `member ${id} revoked`, createdAt: revoke.createdAt, fromFlags: true });
+    await dryRun(afterRevoke!, [epoch]);
     if (Object.hasOwn((epoch.body as { keys: Record<string, string> }).keys, id)) throw new Error('internal: the new epoch key is wrapped for the revoked member');
 
     const files = [path.join(outDir, `${revoke.seq}-member.revoke.json`), path.join(outDir, `${epoch.seq}-epoch.new.json`)];
@@ -59,7 +60,7 @@ Options:
     }
     process.stdout.write(`${files.join('\n')}\n`);
     process.stderr.write(
-      `alliance admin revoke: wrote\n  ${files[0]}: ${rf.describeEntry(revoke)}\n  ${files[1]}: ${rf.describeEntry(epoch)}\n` +
+      `alliance admin revoke: wrote\n  ${files[0]}: ${describeEntry(revoke)}\n  ${files[1]}: ${describeEntry(epoch)}\n` +
         `Each needs ${state.quorum} admin signature(s) ("alliance admin sign FILE --key THEIR_KEY_FILE"); submit them in this order.\n`,
     );
     return 0;

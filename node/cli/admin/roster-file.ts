@@ -9,33 +9,15 @@
  *   the next roster, which is exactly what a node does with a submitted entry.
  *
  * Commands that need the roster state read the log and `replay` it, so they work on a validated
- * chain. Before a proposal is written it is **dry-run**: applied to a copy of the state on which a
- * throwaway admin key (generated in memory, never written) stands in for the real admins. That runs
- * the roster core's own content checks (unknown member, a transition the status does not allow,
- * key or member id already used, epoch number, wrapped keys per ACTIVE member …), so a proposal the
- * nodes would refuse is caught before it goes round the admins. The signatures themselves are the
- * one thing a dry run cannot check; governance limits that depend on the real admin set are checked
- * explicitly here.
+ * chain. What a proposal may contain, and the dry run before it is written, is the membership's
+ * (node/membership/proposal-build.ts), shared with the online workflow.
  */
 import fs from 'node:fs';
 import { readRosterFile, RosterFileError } from '../../membership/roster-file.ts';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { AllianceError } from '../../errors.ts';
-import {
-  addSignature,
-  applyEntry,
-  checkEntry,
-  isRosterError,
-  memberById,
-  parseSignedEntry,
-  serializeSignedEntry,
-  type ParsedEntry,
-  type RosterEntry,
-  type RosterState,
-  type SignedEntry,
-} from '../../membership/roster.ts';
+import { applyEntry, checkEntry, isRosterError, memberById, parseSignedEntry, serializeSignedEntry, type ParsedEntry, type RosterState, type SignedEntry } from '../../membership/roster.ts';
 import type { AdminKey, Member } from '../../membership/types.ts';
 
 export type AdminToolErrorCode =
@@ -51,11 +33,12 @@ export type AdminToolErrorCode =
   | 'WRONG_ALLIANCE'
   | 'STALE_PROPOSAL'
   | 'NOT_ADMIN'
-  | 'ALREADY_SIGNED'
-  | 'NOTHING_TO_CHANGE'
-  | 'PROPOSAL_REFUSED';
+  | 'ALREADY_SIGNED';
 
-/** A problem with an admin tool's input files or with what they ask for: exit status 1. */
+/**
+ * A problem with an admin tool's input files or with what they ask for: exit status 1. (What the
+ * roster would refuse is a ProposalError of node/membership/proposal-build.ts, also exit status 1.)
+ */
 export class AdminToolError extends AllianceError {
   declare readonly code: AdminToolErrorCode;
   constructor(code: AdminToolErrorCode, message: string, details?: Record<string, unknown>) {
@@ -222,85 +205,4 @@ export function requireMember(state: RosterState, id: string, rosterFile: string
     throw new AdminToolError('UNKNOWN_MEMBER', `no member ${id} in the roster ${rosterFile}; its members are: ${ids.length ? ids.join(', ') : 'none'}`, { member: id });
   }
   return m;
-}
-
-/** A RosterError from making an entry (`proposeEntry`): the proposal's form is wrong. */
-export function proposalRefused(err: unknown, what: string): never {
-  if (!isRosterError(err)) throw err;
-  throw new AdminToolError('PROPOSAL_REFUSED', `${what}: ${err.message}${rosterReason(err)}`, { reason: err.reason });
-}
-
-/**
- * Applies `entries` (unsigned, each chained on the one before) to `state` as nodes would, with a
- * throwaway admin standing in for the admins, and returns the state after each. Throws
- * PROPOSAL_REFUSED with the roster's reason if a node would refuse one of them for anything but its
- * signatures. `admin.add`, `admin.remove` and `quorum.set` are also checked against the real admins
- * (the stand-in changes their number), and the admins and quorum of the returned states are the real ones.
- */
-export async function dryRun(state: RosterState, entries: RosterEntry[]): Promise<RosterState[]> {
-  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: jwk.x! });
-  const stand: AdminKey = { kid, jwk: { kty: 'OKP', crv: 'Ed25519', x: jwk.x! } };
-  const out: RosterState[] = [];
-  let real = state;
-  for (const entry of entries) {
-    checkGovernance(real, entry);
-    // admin.add is checked against the admin limit above, so the stand-in alone is enough there;
-    // admin.remove and quorum.set need the real admins beside it.
-    const sim: RosterState = { ...real, admins: entry.type === 'admin.add' ? [stand] : [...real.admins, stand], quorum: 1 };
-    let next: RosterState;
-    try {
-      next = await applyEntry(sim, await addSignature(entry, { privateKey, kid }));
-    } catch (err) {
-      return proposalRefused(err, `the roster would refuse this ${entry.type} entry (seq ${entry.seq})`);
-    }
-    let { admins, quorum, governance } = real;
-    if (entry.type === 'admin.add') admins = [...admins, entry.body.admin];
-    if (entry.type === 'admin.remove') admins = admins.filter((a) => a.kid !== entry.body.kid);
-    if (entry.type === 'quorum.set') quorum = entry.body.quorum;
-    if (entry.type === 'admin.add' || entry.type === 'admin.remove' || entry.type === 'quorum.set') governance = [...governance, { since: entry.seq + 1, admins, quorum }];
-    real = { ...next, admins, quorum, governance };
-    out.push(real);
-  }
-  return out;
-}
-
-function checkGovernance(s: RosterState, entry: RosterEntry): void {
-  const refuse = (message: string) => {
-    throw new AdminToolError('PROPOSAL_REFUSED', `the roster would refuse this ${entry.type} entry (seq ${entry.seq}): ${message} (bad_state)`, { reason: 'bad_state' });
-  };
-  if (entry.type === 'admin.remove') {
-    if (!s.admins.some((a) => a.kid === entry.body.kid)) refuse(`${entry.body.kid} is not an admin; the admins are ${s.admins.map((a) => a.kid).join(', ')}`);
-    if (s.admins.length - 1 < s.quorum) refuse(`removing an admin would leave ${s.admins.length - 1}, below the quorum of ${s.quorum}: lower the quorum first (quorum.set)`);
-  }
-  if (entry.type === 'quorum.set' && entry.body.quorum > s.admins.length) refuse(`the quorum ${entry.body.quorum} is above the number of admins (${s.admins.length})`);
-  if (entry.type === 'admin.add' && s.admins.length >= 64) refuse('the alliance already has 64 admins');
-}
-
-/** One line about an entry, for admins to see what they sign: type, seq and what it is about. */
-export function describeEntry(entry: RosterEntry): string {
-  const about = (() => {
-    switch (entry.type) {
-      case 'genesis':
-        return `${entry.body.name === undefined ? '' : `${entry.body.name}: `}${entry.body.admins.length} admin(s), quorum ${entry.body.quorum}, first epoch ${entry.body.epoch}`;
-      case 'member.add':
-        return `member ${entry.body.id} (${entry.body.name}, ${entry.body.kind}, ${entry.body.country})`;
-      case 'member.update':
-        return `member ${entry.body.id}: ${Object.keys(entry.body).filter((k) => k !== 'id').join(', ')}`;
-      case 'member.suspend':
-      case 'member.reinstate':
-      case 'member.revoke':
-        return `member ${entry.body.id}${entry.body.reason === undefined ? '' : `: ${entry.body.reason}`}`;
-      case 'admin.add':
-        return `admin ${entry.body.admin.kid}${entry.body.admin.name === undefined ? '' : ` (${entry.body.admin.name})`}`;
-      case 'admin.remove':
-        return `admin ${entry.body.kid}`;
-      case 'quorum.set':
-        return `quorum ${entry.body.quorum}`;
-      case 'epoch.new':
-        return `epoch ${entry.body.epoch}, key wrapped for ${Object.keys(entry.body.keys).join(', ') || 'no member'}`;
-    }
-  })();
-  return `seq ${entry.seq} ${entry.type} (${about}) in alliance ${entry.alliance}, created ${entry.createdAt}`;
 }

@@ -6,8 +6,9 @@ export const rotateCommand: Command = {
   usage: `Usage: alliance admin rotate --roster FILE --member ID --request NEW_REQUEST.json --out FILE
 
 Writes an unsigned member.update proposal that rotates the member's signing key to the newest
-signing key of its new membership request (the JSON "alliance init" printed for the new keys; its
-id must be the member's). From the entry's createdAt on, batches signed with the old key are
+signing key of its new membership request (the JSON "alliance rotate-keys" printed in the member's
+data directory; its id must be the member's). A request without a signing key the roster does not
+have yet is NOTHING_TO_CHANGE. From the entry's createdAt on, batches signed with the old key are
 refused; batches created before it stay valid. Whatever else the request changes goes into the same
 entry: encryption key, peer id, addresses, name (kind and country cannot change). When the
 encryption key changes, propose an epoch.new once the rotation is applied, so that the member
@@ -32,24 +33,17 @@ Options:
 
     const rf = await import('./roster-file.ts');
     const roster = await import('../../membership/roster.ts');
-    const { makeEntry, nextSteps, updateFromRequest } = await import('./propose.ts');
+    const { describeEntry, dryRun, memberRotationFromRequest } = await import('../../membership/proposal-build.ts');
+    const { makeEntry, nextSteps } = await import('./propose.ts');
     const { state } = await rf.readRosterLog(rosterFile);
     const member = rf.requireMember(state, id, rosterFile);
-    if (member.status === 'REVOKED') throw new rf.AdminToolError('PROPOSAL_REFUSED', `member ${id} is revoked: its keys can no longer change (bad_state); admit the new identity with member.add instead`);
-    const { body, ignored } = await updateFromRequest(member, rf.readRequest(requestFile), requestFile);
-    if (body.signingKey === undefined) {
-      const current = member.signingKeys.filter((k) => k.validUntil === undefined || k.validUntil === null).map((k) => k.kid);
-      throw new rf.AdminToolError(
-        'NOTHING_TO_CHANGE',
-        `the request ${requestFile} carries no new signing key (its newest key is already the member's: ${current.join(', ')}); a rotation needs a new key, e.g. from "alliance init" on a fresh data directory`,
-      );
-    }
+    const { body, ignored } = await memberRotationFromRequest(member, rf.readRequest(requestFile), `membership request ${requestFile}`);
     if (ignored.length > 0) process.stderr.write(`alliance admin rotate: note: member.update cannot change ${ignored.join(' or ')}; the request's value is ignored\n`);
     const entry = await makeEntry(state, { type: 'member.update', body }, false, 'the member.update proposal');
-    const [after] = await rf.dryRun(state, [entry]);
+    const [after] = await dryRun(state, [entry]);
     rf.writeNewFile(out, rf.proposalText(await roster.createProposal(entry)));
     process.stderr.write(
-      `alliance admin rotate: wrote ${out}: ${rf.describeEntry(entry)}\n` +
+      `alliance admin rotate: wrote ${out}: ${describeEntry(entry)}\n` +
         `New signing key ${body.signingKey.kid}; the old key is refused for batches created from ${entry.createdAt}.\n` +
         nextSteps(out, entry, after!, state.quorum),
     );

@@ -31,6 +31,7 @@ Options:
     const rf = await import('./roster-file.ts');
     const roster = await import('../../membership/roster.ts');
     const { loadAdminKey } = await import('../../membership/keys.ts');
+    const { describeEntry } = await import('../../membership/proposal-build.ts');
     const parsed = await rf.readProposal(file);
     const key = await loadAdminKey(keyFile);
     const { entry } = parsed;
@@ -81,7 +82,7 @@ Options:
     const n = signed.signatures.length;
     const status = quorum === undefined ? '' : n >= quorum ? `; quorum ${quorum} reached: ready to submit` : `; quorum ${quorum}: ${quorum - n} more needed`;
     const unchecked = whose === '' ? '\nNot checked against a roster: give --roster to make sure this key is an admin and the proposal is not stale.' : '';
-    process.stderr.write(`alliance admin sign: signed ${rf.describeEntry(entry)}\nas ${key.kid}${key.public.name === undefined ? '' : ` (${key.public.name})`}: ${n} signature(s)${status}; written to ${out ?? file}${unchecked}\n`);
+    process.stderr.write(`alliance admin sign: signed ${describeEntry(entry)}\nas ${key.kid}${key.public.name === undefined ? '' : ` (${key.public.name})`}: ${n} signature(s)${status}; written to ${out ?? file}${unchecked}\n`);
     return 0;
   },
 };

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RosterStore } from '../../../node/membership/roster-store.ts';
 import { generateAdminKey, loadAdminKey, type LoadedAdminKey } from '../../../node/membership/keys.ts';
-import { addSignature, serializeSignedEntry } from '../../../node/membership/roster.ts';
+import { addSignature, serializeSignedEntry, type RosterState } from '../../../node/membership/roster.ts';
 import { startTestApi, type TestApi } from '../../helpers/api.ts';
 import { STORAGES } from '../../helpers/storage.ts';
-import { genesisText, newTestAdmin, newTestMember, type TestAdmin, type TestMember } from '../../helpers/roster.ts';
+import { genesisText, newTestAdmin, newTestMember, nextText, type TestAdmin, type TestMember } from '../../helpers/roster.ts';
 
 const PROPOSAL = 'id seq hash type status signers signaturesNeeded summary body signed reason createdBy createdAt updatedAt';
 const PROPOSE = `mutation P($type: RosterEntryType!, $body: String!) { proposeRosterChange(type: $type, body: $body) { ${PROPOSAL} } }`;
@@ -177,6 +177,64 @@ describe.each(STORAGES)('roster proposals on %s', (storage) => {
       expect(byId.get(b.body.data!.proposeRosterChange.id)).toBe('SUBMITTED');
       const r = await t.gql(APPROVE, { id: a.body.data!.proposeRosterChange.id }, admin);
       expect(r.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    });
+  });
+
+  describe('REJECTED: the roster refuses a proposal that reached the quorum', () => {
+    // Another process (a second API process, `alliance admin submit`) applies a rival entry at the
+    // proposal's seq after this node last looked at the roster and before its own submit: the
+    // node's view is held back for that window, the storage and roster store are the real ones.
+    let t: TestApi;
+    let store: RosterStore;
+    let held: RosterState | null | undefined;
+    let admin: string;
+    beforeAll(async () => {
+      t = await startTestApi({
+        storage,
+        adminKey: nodeKey,
+        roster: async (db) => {
+          store = await RosterStore.open(db);
+          return { refresh: async () => (held === undefined ? store.refresh() : held), submit: (text) => store.submit(text), alarms: () => store.alarms() };
+        },
+      });
+      await store.submit(await genesisText('proposals-rejected', [nodeAdmin, other], 1, [nodeAdmin]));
+      admin = await t.token('admin', { sub: 'ops-admin' });
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('a quorum-signed proposal overtaken in the race is REJECTED with reason fork, kept as an alarm, and can no longer be approved', async () => {
+      held = await store.refresh();
+      const rivalStore = await RosterStore.open(t.db);
+      const rival = await rivalStore.submit(await nextText(held!, { type: 'member.add', body: bob.request }, [other]));
+      expect(rival).toMatchObject({ applied: true, seq: 1 });
+
+      const r = await t.gql(PROPOSE, { type: 'MEMBER_ADD', body: JSON.stringify(carol.request) }, admin);
+      expect(r.body.data).toBeNull();
+      expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'fork', id: expect.any(String) });
+      expect(r.body.errors?.[0]?.message).toMatch(/^the roster refused proposal \d+: /);
+      const id = r.body.errors![0]!.extensions!.id as string;
+      held = undefined;
+
+      const list = await t.gql<{ rosterProposals: Array<Proposal & { reason: string }> }>(LIST, { status: ['REJECTED'] }, admin);
+      expect(list.body.errors).toBeUndefined();
+      expect(list.body.data!.rosterProposals).toHaveLength(1);
+      const p = list.body.data!.rosterProposals[0]!;
+      expect(p).toMatchObject({ id, seq: 1, type: 'MEMBER_ADD', status: 'REJECTED', signers: [nodeKey.kid], signaturesNeeded: 0, createdBy: 'ops-admin' });
+      expect(p.reason).toMatch(/^fork: /);
+      // Settling the chain later does not turn it into STALE or SUBMITTED.
+      const all = await t.gql<{ rosterProposals: Proposal[] }>(LIST, {}, admin);
+      expect(all.body.data!.rosterProposals.map((x) => [x.id, x.status])).toEqual([[id, 'REJECTED']]);
+
+      const alarms = await t.gql<{ rosterAlarms: Array<{ seq: number; reason: string; storedHash: string }> }>('{ rosterAlarms { seq reason storedHash } }', undefined, admin);
+      expect(alarms.body.data!.rosterAlarms).toEqual([{ seq: 1, reason: 'fork', storedHash: rival.hash }]);
+      const members = await t.gql<{ alliance: { members: { id: string }[] } }>(MEMBERS, undefined, admin);
+      expect(members.body.data!.alliance.members.map((m) => m.id)).toEqual(['bob']);
+
+      const a = await t.gql(APPROVE, { id }, admin);
+      expect(a.body.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'REJECTED' });
+      expect(a.body.errors?.[0]?.message).toMatch(/is REJECTED, not OPEN/);
     });
   });
 

@@ -1,0 +1,402 @@
+/**
+ * Turns this member's record changes into signed batches (DESIGN §2).
+ *
+ * Every record write queues the record's `ref` in `indicator_outbox` in the same transaction
+ * (migrations/005_exchange.sql). `flush` drains it: per transaction it takes a few thousand refs,
+ * compares the indicators each record should have under the current epoch with this node's own rows
+ * in `indicators` (what it has published and not retracted), signs batches of the differences, and
+ * appends them to its own chain, all in the transaction that deletes the refs from the outbox. A
+ * crash anywhere before the commit leaves the refs queued; after it, the batches are stored and
+ * `publishPending` gossips any that were not yet.
+ *
+ * Publishing needs a roster in which this member is ACTIVE, the key of the roster's current epoch,
+ * and the private key of the member's current roster signing key. The identity may already hold a
+ * newer key that the roster does not list yet (in-place rotation): the roster's key is used until
+ * the `member.update` applies. Without all of these the outbox is left as it is: nothing is lost,
+ * it is published once they are there.
+ *
+ * What a ref yields, against this node's rows for it:
+ * - current epoch: an add for each desired indicator that is missing, differs (categories, status,
+ *   confidence, firstSeen) or expires within `refreshDays`; a retract for each row not desired. A
+ *   live record that is not CLEARED desires one indicator per identifier with a canonical form; a
+ *   CLEARED or deleted record desires none.
+ * - older epochs: rows of a deleted or CLEARED record are retracted in a batch of their epoch while
+ *   that epoch is within its grace, else just deleted locally (peers have expired them). For a live
+ *   record the rows are re-derived under the old epoch's key if this node still holds it, and only
+ *   those no longer desired are retracted; without the key they are left to expire.
+ */
+import { toBatchTime, signBatch, batchHash, type Batch, type Ed25519Key } from './batch.ts';
+import { indicatorsOf, type EpochKey } from './derive.ts';
+import type { Indicator } from './indicator.ts';
+import { lockOrigins, type BatchStore } from './batch-store.ts';
+import { BATCH_LIMITS } from './batch-encoding.ts';
+import { epochLiveUntil, memberById, type RosterState } from '../membership/roster-state.ts';
+import type { Database, Queryable } from '../storage/database.ts';
+import type { Category, IdentifierType, RecordStatus } from '../records/model.ts';
+
+export interface PublisherOptions {
+  /** This member: its id and every signing key its identity holds (old and new). */
+  self: { id: string; signingKeys: Array<{ kid: string; privateKey: Ed25519Key }> };
+  roster: () => RosterState | null;
+  /** The key of an epoch, if this node holds it. */
+  epochKey: (epoch: number) => EpochKey | undefined;
+  store: BatchStore;
+  /** Published indicators expire this many days after publication. */
+  lifetimeDays: number;
+  /** Adds expiring within this many days are published again (default lifetimeDays / 4). */
+  refreshDays?: number;
+  /** Items per batch, 1 to 1000. */
+  batchItems: number;
+  /** Interval of the `start` loop. */
+  windowMs: number;
+  graceMs: number;
+  /** Called after commit for each new batch, in seq order (gossip it); a throw leaves it unpublished. */
+  onBatch?: (jws: string, batch: Batch) => void | Promise<void>;
+  /** Errors of the `start` loop and of `onBatch`; the loop carries on. */
+  onError?: (err: unknown) => void;
+  /** Refs taken from the outbox per transaction (default 4000). */
+  refsPerTransaction?: number;
+  /** How often the `start` loop queues expiring indicators (`refreshExpiring`); default one hour. */
+  refreshIntervalMs?: number;
+  now?: () => Date;
+}
+
+export interface FlushResult {
+  batches: number;
+  items: number;
+}
+
+interface Ready {
+  state: RosterState;
+  epoch: number;
+  key: EpochKey;
+  kid: string;
+  privateKey: Ed25519Key;
+}
+
+interface RecordRow {
+  ref: string;
+  status: RecordStatus | null;
+  categories: Category[] | null;
+  confidence: number | null;
+  created_at: Date | string | null;
+  identifiers: Array<{ type: IdentifierType; canonical: string }> | string;
+}
+
+interface OwnRow {
+  type: IdentifierType;
+  digest: string;
+  ref: string;
+  epoch: number;
+  categories: Category[];
+  status: RecordStatus;
+  confidence: number;
+  first_seen: string;
+  expires_at: string;
+}
+
+const DAY_MS = 86_400_000;
+const DEFAULT_REFS_PER_TRANSACTION = 4000;
+
+export class Publisher {
+  readonly #db: Database;
+  readonly #opts: PublisherOptions;
+  readonly #now: () => Date;
+  readonly #refreshDays: number;
+  readonly #take: number;
+  /** The flush (or publishPending) in progress: calls run one after another. */
+  #busy: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  /** The loop's current round; it never rejects. */
+  #loop: Promise<void> = Promise.resolve();
+  #running = false;
+  #lastRefresh = 0;
+
+  constructor(db: Database, opts: PublisherOptions) {
+    if (!Number.isInteger(opts.batchItems) || opts.batchItems < 1 || opts.batchItems > BATCH_LIMITS.maxItems) {
+      throw new RangeError(`batchItems must be an integer from 1 to ${BATCH_LIMITS.maxItems}`);
+    }
+    if (!(opts.lifetimeDays > 0)) throw new RangeError('lifetimeDays must be positive');
+    if (!(opts.windowMs > 0)) throw new RangeError('windowMs must be positive');
+    const refreshDays = opts.refreshDays ?? opts.lifetimeDays / 4;
+    if (!(refreshDays >= 0) || refreshDays >= opts.lifetimeDays) throw new RangeError('refreshDays must be from 0 to below lifetimeDays');
+    const take = opts.refsPerTransaction ?? DEFAULT_REFS_PER_TRANSACTION;
+    if (!Number.isInteger(take) || take < 1) throw new RangeError('refsPerTransaction must be a positive integer');
+    this.#db = db;
+    this.#opts = opts;
+    this.#now = opts.now ?? (() => new Date());
+    this.#refreshDays = refreshDays;
+    this.#take = take;
+  }
+
+  /**
+   * Publishes what a previous run left unpublished, then flushes every `windowMs` and queues
+   * expiring indicators every `refreshIntervalMs`. Errors go to `onError`; the loop carries on.
+   */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const loop = async (first: boolean) => {
+      try {
+        if (first) await this.publishPending();
+        const every = this.#opts.refreshIntervalMs ?? 3_600_000;
+        if (Date.now() - this.#lastRefresh >= every) {
+          this.#lastRefresh = Date.now();
+          await this.refreshExpiring();
+        }
+        await this.flush();
+      } catch (err) {
+        this.#report(err);
+      }
+      if (this.#running) this.#timer = setTimeout(() => (this.#loop = loop(false)), this.#opts.windowMs);
+    };
+    this.#loop = loop(true);
+  }
+
+  /** Stops the loop and waits for a flush in progress. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#loop;
+    await this.#busy.catch(() => {});
+  }
+
+  /** Drains the outbox now, until it is empty or publishing is not possible. */
+  flush(): Promise<FlushResult> {
+    return this.#serial(async () => {
+      const total: FlushResult = { batches: 0, items: 0 };
+      for (;;) {
+        const ready = this.#ready();
+        if (ready === undefined) return total;
+        const { made, refs } = await this.#db.transaction((tx) => this.#flushOnce(tx, ready));
+        total.batches += made.length;
+        total.items += made.reduce((n, m) => n + m.batch.items.length, 0);
+        await this.#gossip(made.map((m) => ({ seq: m.batch.seq, jws: m.jws, batch: m.batch })));
+        if (refs < this.#take) return total;
+      }
+    });
+  }
+
+  /** Queues every record, e.g. once a new epoch key is installed, so all are derived under it. */
+  async requeueAll(): Promise<number> {
+    const { rowCount } = await this.#db.query('INSERT INTO indicator_outbox (ref) SELECT ref FROM records ON CONFLICT DO NOTHING');
+    return rowCount;
+  }
+
+  /** Queues the refs of this node's current-epoch indicators that expire within `refreshDays`. */
+  async refreshExpiring(): Promise<number> {
+    const state = this.#opts.roster();
+    if (state === null) return 0;
+    const until = new Date(this.#now().getTime() + this.#refreshDays * DAY_MS);
+    // Own rows whose record is gone are queued too: the flush then retracts them.
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO indicator_outbox (ref)
+       SELECT DISTINCT decode(translate(ref, '-_', '+/') || '==', 'base64') FROM indicators
+        WHERE origin = $1 AND epoch = $2 AND expires_at < $3
+       ON CONFLICT DO NOTHING`,
+      [this.#opts.self.id, state.epoch, until],
+    );
+    return rowCount;
+  }
+
+  /** Hands this node's stored but unpublished batches to `onBatch` (after a restart), in seq order. */
+  publishPending(): Promise<number> {
+    return this.#serial(async () => {
+      if (this.#opts.onBatch === undefined) return 0;
+      const rows = await this.#opts.store.unpublished(this.#opts.self.id);
+      return this.#gossip(rows.map((r) => ({ seq: r.seq, jws: r.jws, batch: decodePayload(r.jws) })));
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#busy.catch(() => {}).then(fn);
+    this.#busy = run;
+    return run;
+  }
+
+  #report(err: unknown): void {
+    if (this.#opts.onError) this.#opts.onError(err);
+    else process.emitWarning(`indicator publisher: ${(err as Error)?.message ?? String(err)}`);
+  }
+
+  /** What publishing needs, or undefined while any of it is missing. */
+  #ready(): Ready | undefined {
+    const state = this.#opts.roster();
+    if (state === null) return undefined;
+    const member = memberById(state, this.#opts.self.id);
+    if (member === undefined || member.status !== 'ACTIVE') return undefined;
+    const key = this.#opts.epochKey(state.epoch);
+    if (key === undefined) return undefined;
+    const current = member.signingKeys.find((k) => k.validUntil === undefined || k.validUntil === null);
+    const own = current === undefined ? undefined : this.#opts.self.signingKeys.find((k) => k.kid === current.kid);
+    if (own === undefined) return undefined;
+    return { state, epoch: state.epoch, key, kid: own.kid, privateKey: own.privateKey };
+  }
+
+  async #flushOnce(tx: Queryable, ready: Ready): Promise<{ made: Array<{ jws: string; batch: Batch }>; refs: number }> {
+    const self = this.#opts.self.id;
+    // Before the outbox: a concurrent flush (another process on this database) waits here, not
+    // between taking refs and appending to the chain.
+    await lockOrigins(tx, [self]);
+    const { rows: records } = await tx.query<RecordRow>(
+      `WITH q AS (
+         DELETE FROM indicator_outbox WHERE ref IN (SELECT ref FROM indicator_outbox LIMIT $1) RETURNING ref
+       )
+       SELECT rtrim(translate(encode(q.ref, 'base64'), '+/', '-_'), '=') AS ref, r.status, r.categories, r.confidence, r.created_at,
+              (SELECT COALESCE(json_agg(json_build_object('type', i.type, 'canonical', i.canonical) ORDER BY i.position), '[]'::json)
+                 FROM record_identifiers i WHERE i.record_id = r.id AND i.canonical IS NOT NULL) AS identifiers
+         FROM q LEFT JOIN records r ON r.ref = q.ref`,
+      [this.#take],
+    );
+    if (records.length === 0) return { made: [], refs: 0 };
+    const { rows: own } = await tx.query<OwnRow>(
+      `SELECT type, digest, ref, epoch, categories, status, confidence, to_char(first_seen, 'YYYY-MM-DD') AS first_seen,
+              to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at
+         FROM indicators WHERE origin = $1 AND ref = ANY($2::text[])`,
+      [self, records.map((r) => r.ref)],
+    );
+    const ownByRef = new Map<string, OwnRow[]>();
+    for (const row of own) {
+      const list = ownByRef.get(row.ref);
+      if (list === undefined) ownByRef.set(row.ref, [row]);
+      else list.push(row);
+    }
+
+    const now = this.#now();
+    const nowTime = toBatchTime(now);
+    const refreshBefore = now.getTime() + this.#refreshDays * DAY_MS;
+    const byEpoch = new Map<number, Indicator[]>();
+    const push = (epoch: number, item: Indicator) => {
+      const list = byEpoch.get(epoch);
+      if (list === undefined) byEpoch.set(epoch, [item]);
+      else list.push(item);
+    };
+    const dropLocally: OwnRow[] = [];
+    const derive = (rec: RecordRow, key: EpochKey) =>
+      indicatorsOf(
+        {
+          ref: rec.ref,
+          identifiers: (typeof rec.identifiers === 'string' ? JSON.parse(rec.identifiers) : rec.identifiers) as Array<{ type: IdentifierType; canonical: string; value: string }>,
+          categories: rec.categories!,
+          status: rec.status!,
+          confidence: rec.confidence!,
+          createdAt: new Date(rec.created_at!).toISOString(),
+        },
+        { epochKey: key, lifetimeDays: this.#opts.lifetimeDays, now },
+      );
+
+    for (const rec of records) {
+      const live = rec.status !== null && rec.status !== 'CLEARED';
+      const rows = ownByRef.get(rec.ref) ?? [];
+      const desired = live ? derive(rec, ready.key) : [];
+      const have = new Map(rows.filter((r) => r.epoch === ready.epoch).map((r) => [`${r.type} ${r.digest}`, r]));
+      const wanted = new Set<string>();
+      for (const d of desired) {
+        const k = `${d.type} ${d.digest}`;
+        wanted.add(k);
+        const ex = have.get(k);
+        if (ex === undefined || differs(ex, d) || Date.parse(ex.expires_at) < refreshBefore) push(ready.epoch, d);
+      }
+      for (const [k, ex] of have) if (!wanted.has(k)) push(ready.epoch, retractOf(ex));
+
+      // Older epochs: only retractions, never new adds.
+      const olderEpochs = new Set(rows.filter((r) => r.epoch !== ready.epoch).map((r) => r.epoch));
+      for (const epoch of olderEpochs) {
+        const old = rows.filter((r) => r.epoch === epoch);
+        let gone: OwnRow[];
+        if (!live) gone = old;
+        else {
+          const oldKey = this.#opts.epochKey(epoch);
+          if (oldKey === undefined) continue;
+          const keep = new Set(derive(rec, oldKey).map((d) => `${d.type} ${d.digest}`));
+          gone = old.filter((r) => !keep.has(`${r.type} ${r.digest}`));
+        }
+        const until = epochLiveUntil(ready.state, epoch, this.#opts.graceMs);
+        const epochLive = until === undefined || (until !== null && nowTime < until);
+        for (const r of gone) {
+          if (epochLive) push(epoch, retractOf(r));
+          else dropLocally.push(r);
+        }
+      }
+    }
+
+    if (dropLocally.length > 0) {
+      await tx.query(
+        `DELETE FROM indicators AS i USING unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS d(type, digest, ref, epoch)
+          WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref AND i.epoch = d.epoch`,
+        [self, dropLocally.map((r) => r.type), dropLocally.map((r) => r.digest), dropLocally.map((r) => r.ref), dropLocally.map((r) => r.epoch)],
+      );
+    }
+
+    const made: Array<{ jws: string; batch: Batch }> = [];
+    let head = await this.#opts.store.head(self, tx);
+    for (const epoch of [...byEpoch.keys()].sort((a, b) => a - b)) {
+      const items = byEpoch.get(epoch)!;
+      for (let i = 0; i < items.length; i += this.#opts.batchItems) {
+        const seq = (head?.seq ?? 0) + 1;
+        const unsigned = {
+          v: 1 as const,
+          alliance: ready.state.alliance,
+          origin: self,
+          epoch,
+          seq,
+          prev: head?.hash ?? null,
+          createdAt: nowTime,
+          items: items.slice(i, i + this.#opts.batchItems),
+        };
+        const jws = await signBatch(unsigned, { privateKey: ready.privateKey, kid: ready.kid });
+        const batch: Batch = { ...unsigned, kid: ready.kid };
+        const hash = batchHash(jws);
+        await this.#opts.store.appendOwn(tx, jws, batch, hash);
+        made.push({ jws, batch });
+        head = { seq, hash };
+      }
+    }
+    return { made, refs: records.length };
+  }
+
+  /** onBatch for each in order, then marks those handed over as published; stops at the first failure. */
+  async #gossip(list: Array<{ seq: number; jws: string; batch: Batch }>): Promise<number> {
+    const onBatch = this.#opts.onBatch;
+    if (onBatch === undefined || list.length === 0) return 0;
+    const done: number[] = [];
+    for (const b of list) {
+      try {
+        await onBatch(b.jws, b.batch);
+      } catch (err) {
+        this.#report(err);
+        break;
+      }
+      done.push(b.seq);
+    }
+    await this.#opts.store.markPublished(this.#opts.self.id, done);
+    return done.length;
+  }
+}
+
+function differs(row: OwnRow, d: Indicator): boolean {
+  return row.status !== d.status || row.confidence !== d.confidence || row.first_seen !== d.firstSeen || row.categories.join(',') !== d.categories.join(',');
+}
+
+/** A retract carries all nine fields (wire.md §2); receivers read only type, digest and ref. */
+function retractOf(row: OwnRow): Indicator {
+  return {
+    type: row.type,
+    digest: row.digest,
+    op: 'retract',
+    ref: row.ref,
+    categories: row.categories,
+    status: row.status,
+    confidence: row.confidence,
+    firstSeen: row.first_seen,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** The batch inside one of this node's own stored JWS (signed by this node, so not verified again). */
+function decodePayload(jws: string): Batch {
+  return JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as Batch;
+}

@@ -1,0 +1,430 @@
+/**
+ * The exchange (DESIGN §4): one service that joins the P2P host to the node's storage.
+ *
+ * - Gossip: batches and roster entries arrive on the alliance's two topics. The topic validators
+ *   store them (BatchStore.ingest, RosterStore.submit) before gossipsub forwards them, so a node
+ *   only relays what it verified and kept; forgeries are Rejected (the sender's score drops),
+ *   duplicates Ignored.
+ * - Catch-up: heads are exchanged with every peer on connect and every `headsIntervalMs`; an origin
+ *   (or the roster) a peer holds further than this node is fetched with the sync protocol, from that
+ *   peer, in order. A gap seen on gossip (seq beyond head + 1) triggers the same sync instead of
+ *   being skipped. Batches are end-to-end signed, so any peer may serve any origin's.
+ * - Roster changes (from gossip, sync, GraphQL or another process): the peer directory re-reads the
+ *   roster (hanging up members that are no longer ACTIVE), a revoked member's indicators are
+ *   dropped, and new entries are relayed on the roster topic.
+ *
+ *   const exchange = await startExchange({ alliance, self, privateKey, listen, store, roster, registry, logger, headsIntervalMs });
+ *   await exchange.publishBatch(jws);       // the Publisher's onBatch
+ *   await exchange.status();                // GraphQL `network`
+ *   await exchange.stop();
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import { TopicValidatorResult, type Message } from '@libp2p/gossipsub';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
+import type { BatchStore, IngestOutcome } from '../indicators/batch-store.ts';
+import type { RosterStore } from '../membership/roster-store.ts';
+import type { RosterState } from '../membership/roster-state.ts';
+import { isRosterError } from '../membership/roster-error.ts';
+import type { NetworkStatus, NetworkSource, OriginHeadStatus } from '../api/resolvers/network.ts';
+import { createHost, type Host } from './host.ts';
+import { PeerDirectory, type Backoff } from './peers.ts';
+import { ExchangeMetrics } from './metrics.ts';
+import {
+  batchesTopic,
+  registerExchangeProtocols,
+  requestHeads,
+  requestSync,
+  rosterTopic,
+  type ExchangeLimits,
+  type ExchangeProtocols,
+  type RateLimit,
+} from './protocols.ts';
+import { isWireError } from './wire.ts';
+
+export interface ExchangeOptions {
+  alliance: string;
+  /** This node's member id. */
+  self: string;
+  /** The member's libp2p key (its peer id is the roster's). */
+  privateKey: PrivateKey;
+  /** Listen multiaddr. */
+  listen: string;
+  /** Private-network key (`readSwarmKey`), if the alliance uses one. */
+  psk?: Uint8Array | undefined;
+  store: BatchStore;
+  roster: RosterStore;
+  /** The API's metrics registry: one scrape shows everything. */
+  registry: Registry;
+  logger: Logger;
+  /** How often heads are exchanged with each connected peer, ms. */
+  headsIntervalMs: number;
+  /** Batches (or roster entries) asked for per sync request; default 256. */
+  syncLimit?: number | undefined;
+  backoff?: Partial<Backoff> | undefined;
+  pingIntervalMs?: number | undefined;
+  limits?: Partial<ExchangeLimits> | undefined;
+  rateLimit?: Partial<RateLimit> | undefined;
+  /** Gossipsub heartbeat, ms (tests run it faster). */
+  heartbeatIntervalMs?: number | undefined;
+}
+
+export interface Exchange extends NetworkSource {
+  readonly host: Host;
+  readonly peers: PeerDirectory;
+  readonly metrics: ExchangeMetrics;
+  /** Gossips one of this node's batches (already stored). Resolves once handed to gossipsub. */
+  publishBatch(jws: string): Promise<void>;
+  /** Exchanges heads with every connected peer now and fetches what they hold further (tests, admin). */
+  syncNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Creates the host and starts exchanging. Throws HostError when the host cannot listen. */
+export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
+  const log = opts.logger.child({ component: 'p2p' });
+  const { alliance, store, roster } = opts;
+  const syncLimit = opts.syncLimit ?? 256;
+  const batches = batchesTopic(alliance);
+  const rosterT = rosterTopic(alliance);
+  /** Highest seq any peer announced per origin (for `network.heads` and the lag gauge). */
+  const remoteHeads = new Map<string, number>();
+  /** One sync per origin at a time; a request arriving meanwhile re-runs it once more. */
+  const originSyncs = new Map<string, { running: Promise<void>; again: string | undefined }>();
+  let rosterSync: Promise<void> | undefined;
+  let stopped = false;
+  const abort = new AbortController();
+
+  const peers = new PeerDirectory({
+    roster: () => roster.state,
+    self: opts.self,
+    backoff: opts.backoff,
+    pingIntervalMs: opts.pingIntervalMs,
+    log,
+    onConnect: (p) => void exchangeHeads(p.peerId),
+  });
+  const metrics = new ExchangeMetrics(opts.registry, { peers: () => peers.counts() });
+
+  const host = await createHost({
+    privateKey: opts.privateKey,
+    listen: opts.listen,
+    psk: opts.psk,
+    isAllowed: (id) => peers.isAllowed(id),
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    topics: [
+      { topic: batches, validator: (peer, msg) => validateBatch(peer.toString(), msg) },
+      { topic: rosterT, validator: (peer, msg) => validateRosterEntry(peer.toString(), msg) },
+    ],
+  });
+
+  let protocols: ExchangeProtocols;
+  try {
+    protocols = await registerExchangeProtocols(host, {
+      alliance,
+      metrics,
+      log,
+      limits: opts.limits,
+      rateLimit: opts.rateLimit,
+      onRequest: (id) => peers.markSeen(id),
+      source: {
+        async heads() {
+          const state = roster.state;
+          const heads = await store.heads();
+          return {
+            roster: state === null ? null : { seq: state.seq, head: state.head },
+            origins: [...heads].map(([origin, h]) => ({ origin, seq: h.seq, hash: h.hash })),
+          };
+        },
+        async batches(origin, from, limit) {
+          const items = await store.range(origin, from, { limit });
+          const head = await store.head(origin);
+          return { items, more: head !== undefined && head.seq >= from + items.length };
+        },
+        rosterEntries: (from, limit) => roster.entries(from, limit),
+      },
+    });
+    host.services.pubsub.subscribe(batches);
+    host.services.pubsub.subscribe(rosterT);
+    await peers.start(host);
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+
+  roster.watch((state, previousSeq) => void onRosterChange(state, previousSeq));
+  const headsTimer = setInterval(() => void exchangeAllHeads(), opts.headsIntervalMs);
+  headsTimer.unref?.();
+
+  // ------------------------------------------------------------------------------------------
+  // Gossip validators
+
+  function count(outcome: IngestOutcome, via: 'gossip' | 'sync'): void {
+    metrics.batchReceived(outcome.status, outcome.status === 'rejected' ? outcome.reason : undefined);
+    if (outcome.status === 'rejected') {
+      // Reason, origin and seq only: never the payload.
+      log.warn({ via, reason: outcome.reason, origin: outcome.origin, seq: outcome.seq }, 'batch refused');
+    } else if (outcome.status === 'stored') {
+      metrics.indicatorsStored('add', outcome.adds);
+      metrics.indicatorsStored('retract', outcome.retracts);
+    }
+  }
+
+  async function validateBatch(from: string, msg: Message): Promise<TopicValidatorResult> {
+    if (stopped) return TopicValidatorResult.Ignore;
+    peers.markSeen(from);
+    let outcome = await store.ingest(msg.data);
+    // This node's roster may be behind the sender's (a new member, a rotated key, a new epoch):
+    // catch up with the sender's roster, then judge the batch again.
+    if (outcome.status === 'future_epoch' || (outcome.status === 'rejected' && outcome.reason === 'unknown_origin')) {
+      await syncRoster(from);
+      outcome = await store.ingest(msg.data);
+    }
+    count(outcome, 'gossip');
+    switch (outcome.status) {
+      case 'stored':
+        noteHead(outcome.origin, outcome.seq);
+        return TopicValidatorResult.Accept;
+      case 'duplicate':
+      case 'future_epoch':
+        return TopicValidatorResult.Ignore;
+      case 'gap':
+        noteHead(outcome.origin, outcome.seq);
+        scheduleOriginSync(outcome.origin, from);
+        return TopicValidatorResult.Ignore;
+      case 'rejected':
+        // An origin still unknown after catching up with the sender's roster is not proof of
+        // forgery (schema/wire.md §10): refused, counted, but the sender's score is left alone.
+        return outcome.reason === 'unknown_origin' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+    }
+  }
+
+  async function validateRosterEntry(from: string, msg: Message): Promise<TopicValidatorResult> {
+    if (stopped) return TopicValidatorResult.Ignore;
+    peers.markSeen(from);
+    let text: string;
+    try {
+      text = decoder.decode(msg.data);
+    } catch {
+      log.warn({ reason: 'malformed' }, 'roster entry refused');
+      return TopicValidatorResult.Reject;
+    }
+    try {
+      const r = await roster.submit(text);
+      return r.applied ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+    } catch (err) {
+      if (isRosterError(err, 'gap')) {
+        void syncRoster(from);
+        return TopicValidatorResult.Ignore;
+      }
+      if (isRosterError(err)) {
+        log.warn({ reason: err.reason, seq: err.seq }, 'roster entry refused');
+        return TopicValidatorResult.Reject;
+      }
+      log.error({ err }, 'roster entry could not be stored');
+      return TopicValidatorResult.Ignore;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Heads and sync
+
+  function noteHead(origin: string, seq: number): void {
+    if ((remoteHeads.get(origin) ?? 0) < seq) remoteHeads.set(origin, seq);
+  }
+
+  function syncable(origin: string): boolean {
+    if (origin === opts.self) return false;
+    const m = roster.state?.members.find((x) => x.id === origin);
+    return m !== undefined && m.status === 'ACTIVE';
+  }
+
+  async function exchangeAllHeads(): Promise<void> {
+    await Promise.all(peers.status().filter((p) => p.connected).map((p) => exchangeHeads(p.peerId)));
+  }
+
+  async function exchangeHeads(peerId: string): Promise<void> {
+    if (stopped) return;
+    try {
+      const h = await requestHeads(host, peerId, alliance, { metrics, signal: abort.signal, limits: opts.limits });
+      peers.markSeen(peerId);
+      if (h.roster !== null && h.roster.seq > (roster.state?.seq ?? -1)) await syncRoster(peerId);
+      const local = await store.heads();
+      for (const o of h.origins) {
+        noteHead(o.origin, o.seq);
+        if (o.seq > (local.get(o.origin)?.seq ?? 0) && syncable(o.origin)) scheduleOriginSync(o.origin, peerId);
+      }
+      await updateLag(local);
+    } catch (err) {
+      if (stopped) return;
+      log.debug({ peer: peerId, code: isWireError(err) ? err.code : undefined, err: isWireError(err) ? undefined : err }, 'heads exchange failed');
+    }
+  }
+
+  function scheduleOriginSync(origin: string, peerId: string): Promise<void> {
+    const current = originSyncs.get(origin);
+    if (current !== undefined) {
+      current.again = peerId;
+      return current.running;
+    }
+    const slot: { running: Promise<void>; again: string | undefined } = { running: Promise.resolve(), again: undefined };
+    slot.running = (async () => {
+      let peer: string | undefined = peerId;
+      try {
+        while (peer !== undefined && !stopped) {
+          slot.again = undefined;
+          await syncOrigin(origin, peer);
+          peer = slot.again;
+        }
+      } finally {
+        originSyncs.delete(origin);
+      }
+    })();
+    originSyncs.set(origin, slot);
+    return slot.running;
+  }
+
+  async function syncOrigin(origin: string, peerId: string): Promise<void> {
+    try {
+      for (;;) {
+        if (stopped) return;
+        const from = ((await store.head(origin))?.seq ?? 0) + 1;
+        const res = await requestSync(host, peerId, alliance, { kind: 'batches', origin, from, limit: syncLimit }, { metrics, signal: abort.signal, limits: opts.limits });
+        peers.markSeen(peerId);
+        if (res.items.length === 0) return;
+        log.debug({ peer: peerId, origin, from, batches: res.items.length, more: res.more }, 'batches fetched');
+        const outcomes = await store.ingestMany(res.items);
+        let stored = 0;
+        for (const o of outcomes) {
+          count(o, 'sync');
+          if (o.status === 'stored') {
+            stored++;
+            noteHead(o.origin, o.seq);
+          }
+        }
+        log.debug({ origin, stored }, 'batches synced');
+        const bad = outcomes.find((o) => o.status === 'rejected' || o.status === 'future_epoch');
+        if (bad?.status === 'future_epoch') {
+          await syncRoster(peerId);
+          continue;
+        }
+        if (bad !== undefined || stored === 0 || !res.more) return;
+      }
+    } catch (err) {
+      if (stopped) return;
+      log.debug({ peer: peerId, origin, code: isWireError(err) ? err.code : undefined, err: isWireError(err) ? undefined : err }, 'batch sync failed');
+    } finally {
+      await updateLag().catch(() => undefined);
+    }
+  }
+
+  function syncRoster(peerId: string): Promise<void> {
+    rosterSync ??= (async () => {
+      try {
+        for (;;) {
+          if (stopped) return;
+          const from = (roster.state?.seq ?? -1) + 1;
+          const res = await requestSync(host, peerId, alliance, { kind: 'roster', from, limit: syncLimit }, { metrics, signal: abort.signal, limits: opts.limits });
+          let applied = 0;
+          for (const text of res.items) {
+            const r = await roster.submit(text);
+            if (r.applied) applied++;
+          }
+          if (applied === 0 || !res.more) return;
+        }
+      } catch (err) {
+        if (stopped) return;
+        const reason = isRosterError(err) ? err.reason : isWireError(err) ? err.code : undefined;
+        log.warn({ peer: peerId, reason, err: reason === undefined ? err : undefined }, 'roster sync failed');
+      } finally {
+        rosterSync = undefined;
+      }
+    })();
+    return rosterSync;
+  }
+
+  async function updateLag(local?: Map<string, { seq: number }>): Promise<void> {
+    const heads = local ?? (await store.heads());
+    for (const [origin, seq] of remoteHeads) {
+      if (!syncable(origin)) continue;
+      metrics.setLag(origin, Math.max(0, seq - (heads.get(origin)?.seq ?? 0)));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Roster changes
+
+  async function onRosterChange(state: RosterState, previousSeq: number): Promise<void> {
+    if (stopped) return;
+    peers.update();
+    for (const m of state.members) {
+      if (m.status !== 'REVOKED') continue;
+      const purged = await store.purgeOrigin(m.id).catch((err: unknown) => {
+        log.error({ err, member: m.id }, 'indicators of a revoked member could not be dropped');
+        return 0;
+      });
+      if (purged > 0) log.info({ member: m.id, indicators: purged }, 'indicators of a revoked member dropped');
+    }
+    // Relay entries this node stored by other ways than gossip (GraphQL, sync, another process);
+    // gossipsub drops the ones its peers have already seen.
+    try {
+      const { items } = await roster.entries(previousSeq + 1, Math.max(1, state.seq - previousSeq));
+      for (const text of items) await publish(rosterT, text);
+    } catch (err) {
+      log.debug({ err }, 'roster entries could not be relayed');
+    }
+  }
+
+  async function publish(topic: string, text: string): Promise<void> {
+    if (stopped) return;
+    try {
+      await host.services.pubsub.publish(topic, encoder.encode(text));
+    } catch (err) {
+      // A message gossipsub has already seen (the same bytes) is not an error here.
+      if (/duplicate/i.test((err as Error).message)) return;
+      throw err;
+    }
+  }
+
+  return {
+    host,
+    peers,
+    metrics,
+    async publishBatch(jws) {
+      await publish(batches, jws);
+      metrics.batchPublished();
+    },
+    async syncNow() {
+      await exchangeAllHeads();
+      await Promise.all([...originSyncs.values()].map((s) => s.running));
+    },
+    async status(): Promise<NetworkStatus> {
+      const local = await store.heads();
+      const origins = new Set([...local.keys(), ...remoteHeads.keys()]);
+      const heads: OriginHeadStatus[] = [...origins].sort().map((origin) => {
+        const localSeq = local.get(origin)?.seq ?? 0;
+        const seq = Math.max(localSeq, remoteHeads.get(origin) ?? 0);
+        return { origin, seq, localSeq, lag: seq - localSeq };
+      });
+      return {
+        peerId: host.peerId.toString(),
+        listenAddrs: host.getMultiaddrs().map((a) => a.toString()),
+        peers: peers.status(),
+        heads,
+      };
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(headsTimer);
+      roster.watch(undefined);
+      abort.abort();
+      await Promise.allSettled([...originSyncs.values()].map((s) => s.running));
+      await peers.stop();
+      await protocols.unregister();
+      await host.stop();
+    },
+  };
+}
