@@ -34,6 +34,24 @@ export interface Config {
    */
   defaultRegion: string | undefined;
   exchange: ExchangeConfig;
+  lookup: LookupConfig;
+  audit: AuditConfig;
+}
+
+/**
+ * Per-subject quota on `lookup` (a token bucket per token subject, in this process): it bounds how
+ * fast one account can test guesses against the alliance's indicators.
+ */
+export interface LookupConfig {
+  /** Identifiers a subject may look up per minute, sustained; 0 turns the quota off. Env `ALLIANCE_LOOKUP_RATE`, default 60000. */
+  ratePerMinute: number;
+  /** Identifiers a subject may look up at once after being idle (the bucket's size). Env `ALLIANCE_LOOKUP_BURST`, default 5000. */
+  burst: number;
+}
+
+export interface AuditConfig {
+  /** Days audit rows are kept before the node deletes them. Env `ALLIANCE_AUDIT_RETENTION_DAYS`, default 365. */
+  retentionDays: number;
 }
 
 /** Publishing and receiving indicators (DESIGN §2, §4). */
@@ -112,6 +130,9 @@ export const DEFAULTS = {
   publishWindowMs: 100,
   batchItems: 1000,
   headsIntervalMs: 30_000,
+  lookupRatePerMinute: 60_000,
+  lookupBurst: 5000,
+  auditRetentionDays: 365,
 } as const;
 
 /** Signature algorithms an external identity provider may use: asymmetric only, as JOSE names them. */
@@ -226,6 +247,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       batchItems: int('ALLIANCE_BATCH_ITEMS', DEFAULTS.batchItems, 1, 1000),
       pskFile: pick(undefined, 'ALLIANCE_P2P_PSK'),
       headsIntervalMs: int('ALLIANCE_HEADS_INTERVAL_MS', DEFAULTS.headsIntervalMs, 100, 3_600_000),
+    },
+    lookup: {
+      ratePerMinute: int('ALLIANCE_LOOKUP_RATE', DEFAULTS.lookupRatePerMinute, 0, 100_000_000),
+      burst: int('ALLIANCE_LOOKUP_BURST', DEFAULTS.lookupBurst, 1, 100_000_000),
+    },
+    audit: {
+      retentionDays: int('ALLIANCE_AUDIT_RETENTION_DAYS', DEFAULTS.auditRetentionDays, 1, 36_500),
     },
   };
 }

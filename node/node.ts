@@ -100,8 +100,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   // The genesis file first: a typo in its name must not touch the storage.
   const genesis = config.genesis === undefined ? undefined : await loadGenesisFile(config.genesis);
   const adminKey = config.adminKeyFile === undefined ? undefined : await loadAdminKey(config.adminKeyFile);
-  const db = await openStorage(config);
   const psk = config.exchange.pskFile === undefined ? undefined : readSwarmKey(config.exchange.pskFile);
+  const db = await openStorage(config);
   const graceMs = config.exchange.epochGraceDays * 86_400_000;
   let api: Api;
   let roster: RosterStore;
@@ -109,6 +109,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   let exchange: Exchange | undefined;
   let publisher: Publisher | undefined;
   let batches: BatchStore;
+  let unwatchRoster: (() => void) | undefined;
   // Unwrapped epoch keys of this alliance, reloaded whenever one is installed.
   let epochKeys = new Map<number, EpochKey>();
   const reloadEpochKeys = (allianceId: string) => {
@@ -170,6 +171,12 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       adminKey,
       verifyToken: createTokenVerifier(config.auth, apiKey.publicKey),
       network: () => exchange ?? localNetwork,
+      lookup: {
+        self: () => alliance.member,
+        roster: () => roster.state,
+        epochKeys: () => epochKeys,
+        liveEpochs: () => batches.liveEpochs(),
+      },
     });
     const identity = hasMemberIdentity(config.dataDir) ? await loadMemberIdentity(config.dataDir) : undefined;
     if (identity !== undefined) {
@@ -187,8 +194,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
         headsIntervalMs: config.exchange.headsIntervalMs,
       });
       const ex = exchange;
+      const self = { id: identity.profile.id, signingKeys: identity.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })) };
       publisher = new Publisher(db, {
-        self: { id: identity.profile.id, signingKeys: identity.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })) },
+        self,
         roster: () => roster.state,
         epochKey: (e) => epochKeys.get(e),
         store: batches,
@@ -205,6 +213,23 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       const lastEpoch = last.rows[0]?.epoch ?? null;
       if (lastEpoch !== null && lastEpoch < state.epoch && epochKeys.has(state.epoch)) await publisher.requeueAll();
       publisher.start();
+      // A key rotated in place (alliance rotate-keys) while the node runs becomes the roster's once
+      // its member.update applies: read the identity again then, so publishing goes on under it.
+      unwatchRoster = roster.watch((st) => {
+        const listed = memberById(st, self.id)?.peerId;
+        if (listed !== undefined && listed !== ex.host.peerId.toString()) {
+          logger.warn({ listed }, 'the roster lists a new peer id for this member: restart the node to connect with it');
+        }
+        const current = memberById(st, self.id)?.signingKeys.find((k) => k.validUntil === undefined || k.validUntil === null);
+        if (current === undefined || self.signingKeys.some((k) => k.kid === current.kid)) return;
+        loadMemberIdentity(config.dataDir).then(
+          (fresh) => {
+            self.signingKeys = fresh.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey }));
+            logger.info({ kid: current.kid, held: self.signingKeys.some((k) => k.kid === current.kid) }, 'signing key of this member rotated');
+          },
+          (err: unknown) => logger.error({ err }, 'member identity could not be read again after a key rotation'),
+        );
+      });
       logger.info({ peerId: ex.host.peerId.toString(), listen: ex.host.getMultiaddrs().map(String) }, 'p2p listening');
     }
     await api.app.listen({ host: config.http.host, port: config.http.port });
@@ -214,6 +239,15 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     await db.close();
     throw err;
   }
+  // Audit rows past ALLIANCE_AUDIT_RETENTION_DAYS go at start and then hourly, with expired indicators.
+  const pruneAudit = () =>
+    api.audit.prune(config.audit.retentionDays).then(
+      (n) => {
+        if (n > 0) logger.info({ rows: n, retentionDays: config.audit.retentionDays }, 'audit rows past retention deleted');
+      },
+      (err: unknown) => logger.error({ err }, 'deleting old audit rows failed'),
+    );
+  void pruneAudit();
   const expiryTimer = setInterval(() => {
     batches.expire().then(
       (n) => {
@@ -221,6 +255,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       },
       (err: unknown) => logger.error({ err }, 'expiring indicators failed'),
     );
+    void pruneAudit();
   }, 3_600_000);
   expiryTimer.unref();
   const address = api.app.server.address();
@@ -246,6 +281,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     stop() {
       stopping ??= (async () => {
         clearInterval(expiryTimer);
+        unwatchRoster?.();
         try {
           await api.app.close();
           await publisher?.stop();

@@ -9,6 +9,8 @@ import { RecordValidationError } from '../records/model.ts';
  * - FORBIDDEN: the token's role may not use the field.
  * - BAD_USER_INPUT: an argument or variable is invalid; `extensions.problems` (or `rows` for imports) says where.
  * - NOT_FOUND, CONFLICT: the record does not exist, or changed since it was read.
+ * - RATE_LIMITED: the caller's lookup quota is spent; `extensions.retryAfter` says in how many seconds
+ *   the same request would be served.
  * - BAD_REQUEST: the HTTP request itself is malformed (body not JSON, not a GraphQL request, batched,
  *   too large, blocked as a possible CSRF, a mutation sent with GET).
  * - GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED: the document is not valid GraphQL for this schema.
@@ -21,6 +23,7 @@ export const API_ERROR_CODES = [
   'BAD_USER_INPUT',
   'NOT_FOUND',
   'CONFLICT',
+  'RATE_LIMITED',
   'BAD_REQUEST',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
@@ -30,7 +33,7 @@ export const API_ERROR_CODES = [
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 /** Errors that are the client's to see (their message names what is wrong and nothing internal). */
-const EXPOSED = new Set<string>(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT']);
+const EXPOSED = new Set<string>(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED']);
 
 /** A client-facing error raised by the API layer itself. */
 export function apiError(code: ApiErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -140,7 +143,7 @@ function depthMessage(message: string): string {
 
 function publicDetails(details: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(details)) if (['id', 'version', 'reason', 'rows', 'field'].includes(k)) out[k] = v;
+  for (const [k, v] of Object.entries(details)) if (['id', 'version', 'reason', 'rows', 'field', 'retryAfter'].includes(k)) out[k] = v;
   return out;
 }
 

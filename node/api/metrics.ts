@@ -32,6 +32,35 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly lookups = new Counter({
+    name: 'alliance_lookups_total',
+    help: 'Lookups answered.',
+    registers: [this.registry],
+  });
+  readonly lookupIdentifiers = new Counter({
+    name: 'alliance_lookup_identifiers_total',
+    help: 'Identifiers looked up, by whether they could be normalised (valid or invalid).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly lookupHits = new Counter({
+    name: 'alliance_lookup_hits_total',
+    help: "Lookup hits: other members' live indicators (peer) and this member's own records (own).",
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly lookupsRateLimited = new Counter({
+    name: 'alliance_lookups_rate_limited_total',
+    help: 'Lookups refused with RATE_LIMITED.',
+    registers: [this.registry],
+  });
+  readonly lookupDuration = new Histogram({
+    name: 'alliance_lookup_duration_seconds',
+    help: 'Time to answer a lookup (normalising, digesting, the database round trip).',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   constructor(opts: { countRecords: () => Promise<number> }) {
     const count = opts.countRecords;
     new Gauge({

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import mercurius from 'mercurius';
 import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import { DEFAULTS, type Config } from '../config.ts';
 import type { Database } from '../storage/database.ts';
 import { RecordStore } from '../records/store.ts';
 import { AuthError, type TokenVerifier } from './auth.ts';
@@ -22,9 +22,14 @@ import { rosterProposalResolvers } from './resolvers/roster-proposals.ts';
 import { networkResolvers, NO_NETWORK, type NetworkSource } from './resolvers/network.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
+import { LookupService, type LookupSources } from '../lookup/lookup.ts';
+import { RateLimiter } from '../lookup/rate-limit.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { lookupResolvers } from './resolvers/lookup.ts';
+import { auditResolvers } from './resolvers/audit.ts';
 
 export interface ApiOptions {
-  config: Pick<Config, 'limits' | 'defaultRegion'>;
+  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup'>>;
   db: Database;
   verifyToken: TokenVerifier;
   logger: Logger;
@@ -34,12 +39,21 @@ export interface ApiOptions {
   adminKey?: LoadedAdminKey | undefined;
   /** Peers and heads for `network`; read per request, so the node may attach its network after the API is built. */
   network?: (() => NetworkSource) | undefined;
+  /**
+   * What `lookup` reads from the running node: its member id, roster, epoch keys and live epochs.
+   * Default: none of them, so lookups find this member's own records only.
+   */
+  lookup?: LookupSources | undefined;
 }
 
 export interface Api {
   app: FastifyInstance;
   metrics: ApiMetrics;
+  lookup: LookupService;
+  audit: AuditLog;
 }
+
+const NO_LOOKUP_SOURCES: LookupSources = { self: () => undefined, roster: () => null, epochKeys: () => new Map(), liveEpochs: () => [] };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -48,6 +62,12 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const { config, db, verifyToken, logger } = opts;
   const store = new RecordStore(db);
   const metrics = new ApiMetrics({ countRecords: () => store.count() });
+  const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES);
+  const audit = new AuditLog(db);
+  const limiter = new RateLimiter({
+    perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
+    burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
+  });
   let rosterOpening: Promise<RosterSource & RosterWriter> | undefined;
   const roster = (): Promise<RosterSource & RosterWriter> => {
     if (opts.roster) return Promise.resolve(opts.roster);
@@ -153,6 +173,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         membershipResolvers(roster),
         rosterProposalResolvers(new RosterProposals(db, roster, opts.adminKey)),
         networkResolvers(opts.network ?? (() => NO_NETWORK)),
+        lookupResolvers({ service: lookup, limiter, metrics, defaultRegion: config.defaultRegion }),
+        auditResolvers(audit, lookup, config.defaultRegion),
       ),
       roles,
     );
@@ -205,7 +227,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     });
   });
 
-  return { app: app as unknown as FastifyInstance, metrics };
+  return { app: app as unknown as FastifyInstance, metrics, lookup, audit };
 }
 
 async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToken: TokenVerifier): Promise<void> {

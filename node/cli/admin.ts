@@ -7,6 +7,7 @@ import { proposeCommand } from './admin/propose.ts';
 import { signCommand } from './admin/sign.ts';
 import { revokeCommand } from './admin/revoke.ts';
 import { rotateCommand } from './admin/rotate.ts';
+import { swarmKeyCommand } from './admin/swarm-key.ts';
 
 /** `alliance admin <subcommand>`: network admins' tools, one module each under node/cli/admin/. */
 const SUBCOMMANDS: Record<string, Command> = {
@@ -18,6 +19,7 @@ const SUBCOMMANDS: Record<string, Command> = {
   sign: signCommand,
   revoke: revokeCommand,
   rotate: rotateCommand,
+  'swarm-key': swarmKeyCommand,
 };
 
 export const adminCommand: CommandGroup = {

@@ -7,4 +7,5 @@ export class UsageError extends AllianceError {
   }
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** 3: a command that asks a running node got no answer from it (unreachable, token refused, ...). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3 } as const;

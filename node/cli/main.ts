@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.ts';
 import { tokenCommand } from './token.ts';
 import { importCommand } from './import.ts';
 import { normalizeCommand } from './normalize.ts';
+import { lookupCommand } from './lookup.ts';
 import { initCommand } from './init.ts';
 import { rotateKeysCommand } from './rotate-keys.ts';
 import { adminCommand } from './admin.ts';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   token: tokenCommand,
   import: importCommand,
   normalize: normalizeCommand,
+  lookup: lookupCommand,
   init: initCommand,
   'rotate-keys': rotateKeysCommand,
   admin: adminCommand,

@@ -20,7 +20,9 @@
  *    `from_future`.
  * 3. Epoch: an epoch above the roster's is `future_epoch` (not a refusal: the roster is behind; fetch
  *    it and retry). An epoch the roster never had, or a batch created at or after its epoch's
- *    `epochLiveUntil` (next epoch's start plus the grace), is `stale_epoch`. A batch created while
+ *    `epochLiveUntil` (next epoch's start plus the grace) and carrying an add, is `stale_epoch`
+ *    (retract-only batches of a past epoch are always taken, so origins can withdraw old indicators
+ *    from nodes that run a shorter grace). A batch created while
  *    its epoch was live but arriving after the grace ended is stored (the chain needs it) but its adds
  *    are not applied: they would be expired already. Its retracts are applied.
  * 4. Chain, per origin (under a transaction-scoped advisory lock on the origin, so concurrent ingests
@@ -195,7 +197,10 @@ export class BatchStore {
     if (batch.epoch > state.epoch) return { ok: false, outcome: { status: 'future_epoch', origin: batch.origin, seq: batch.seq, epoch: batch.epoch } };
     const until = epochLiveUntil(state, batch.epoch, this.#opts.graceMs);
     if (until === null) return reject('stale_epoch', `epoch ${batch.epoch} is not an epoch of this roster`, at);
-    if (until !== undefined && batch.createdAt >= until) {
+    // Only adds make a batch stale: an origin withdrawing what it published under an old epoch
+    // (a record cleared or deleted during or after the grace) must still reach every node, whatever
+    // grace each one runs with, or its chain would stall there.
+    if (until !== undefined && batch.createdAt >= until && batch.items.some((i) => i.op === 'add' && i.status !== 'CLEARED')) {
       return reject('stale_epoch', `the batch was created at ${batch.createdAt}, after epoch ${batch.epoch} ended (${until} with the grace period)`, at);
     }
     return { ok: true, verified };

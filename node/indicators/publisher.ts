@@ -34,6 +34,13 @@ import { epochLiveUntil, memberById, type RosterState } from '../membership/rost
 import type { Database, Queryable } from '../storage/database.ts';
 import type { Category, IdentifierType, RecordStatus } from '../records/model.ts';
 
+/** The roster's epoch changed while a flush was running: it is rolled back and taken again. */
+class EpochMovedError extends Error {
+  constructor() {
+    super('the epoch changed during the flush');
+  }
+}
+
 export interface PublisherOptions {
   /** This member: its id and every signing key its identity holds (old and new). */
   self: { id: string; signingKeys: Array<{ kid: string; privateKey: Ed25519Key }> };
@@ -169,7 +176,14 @@ export class Publisher {
       for (;;) {
         const ready = this.#ready();
         if (ready === undefined) return total;
-        const { made, refs } = await this.#db.transaction((tx) => this.#flushOnce(tx, ready));
+        let result;
+        try {
+          result = await this.#db.transaction((tx) => this.#flushOnce(tx, ready));
+        } catch (err) {
+          if (err instanceof EpochMovedError) continue;
+          throw err;
+        }
+        const { made, refs } = result;
         total.batches += made.length;
         total.items += made.reduce((n, m) => n + m.batch.items.length, 0);
         await this.#gossip(made.map((m) => ({ seq: m.batch.seq, jws: m.jws, batch: m.batch })));
@@ -241,17 +255,27 @@ export class Publisher {
     // Before the outbox: a concurrent flush (another process on this database) waits here, not
     // between taking refs and appending to the chain.
     await lockOrigins(tx, [self]);
+    const { rows: queued } = await tx.query<{ ref: string }>("SELECT encode(ref, 'hex') AS ref FROM indicator_outbox LIMIT $1", [this.#take]);
+    if (queued.length === 0) return { made: [], refs: 0 };
+    const hex = queued.map((q) => q.ref);
+    // Every record write locks its `records` row before its trigger queues the ref, and queueing a
+    // ref already queued does nothing. So a write in flight on one of these records must commit
+    // before its state is read here: otherwise this flush would take the ref with the state before
+    // the write, and the write, finding the ref queued, would never be published. A share lock on
+    // the records (before the outbox rows, the writers' order) waits for such writes; the statement
+    // after it reads with a snapshot that includes them.
+    await tx.query("SELECT 1 FROM records WHERE ref IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) ORDER BY ref FOR SHARE", [hex]);
     const { rows: records } = await tx.query<RecordRow>(
       `WITH q AS (
-         DELETE FROM indicator_outbox WHERE ref IN (SELECT ref FROM indicator_outbox LIMIT $1) RETURNING ref
+         DELETE FROM indicator_outbox WHERE ref IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) RETURNING ref
        )
        SELECT rtrim(translate(encode(q.ref, 'base64'), '+/', '-_'), '=') AS ref, r.status, r.categories, r.confidence, r.created_at,
               (SELECT COALESCE(json_agg(json_build_object('type', i.type, 'canonical', i.canonical) ORDER BY i.position), '[]'::json)
                  FROM record_identifiers i WHERE i.record_id = r.id AND i.canonical IS NOT NULL) AS identifiers
          FROM q LEFT JOIN records r ON r.ref = q.ref`,
-      [this.#take],
+      [hex],
     );
-    if (records.length === 0) return { made: [], refs: 0 };
+    if (records.length === 0) return { made: [], refs: queued.length };
     const { rows: own } = await tx.query<OwnRow>(
       `SELECT type, digest, ref, epoch, categories, status, confidence, to_char(first_seen, 'YYYY-MM-DD') AS first_seen,
               to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at
@@ -355,6 +379,10 @@ export class Publisher {
         head = { seq, hash };
       }
     }
+    // A new epoch applied meanwhile queued every record for re-deriving; the refs this transaction
+    // took would miss that (their queue rows are the ones it deletes). Roll back: the next flush
+    // takes them again under the new epoch.
+    if (this.#opts.roster()?.epoch !== ready.epoch) throw new EpochMovedError();
     return { made, refs: records.length };
   }
 

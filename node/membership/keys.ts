@@ -147,16 +147,8 @@ function validateAddr(addr: string): void {
  * if it exists), then removed. Returns false if `file` existed. Creates missing parent directories 0700.
  */
 export function writeFileExclusive(file: string, data: string): boolean {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = writeFlushedTemp(file, data);
   try {
     fs.linkSync(tmp, file);
     return true;
@@ -166,6 +158,19 @@ export function writeFileExclusive(file: string, data: string): boolean {
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/** Writes `data` to a new 0600 temporary file beside `file`, flushed to disk; returns its path. */
+function writeFlushedTemp(file: string, data: string): string {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return tmp;
 }
 
 export function keysDir(dataDir: string): string {
@@ -511,14 +516,7 @@ function processAlive(pid: number): boolean {
 /** Replaces `file` by `data` (mode 0600) atomically: temporary file in the same directory, flushed, renamed over it, directory flushed. */
 function replaceFileAtomic(file: string, data: string): void {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const tmp = writeFlushedTemp(file, data);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {

@@ -91,7 +91,7 @@ export class RosterStore {
   readonly #db: Database;
   readonly #opts: ApplyOptions;
   readonly #onEpoch: RosterStoreOptions['onEpoch'];
-  #onChange: RosterStoreOptions['onChange'];
+  readonly #listeners = new Set<NonNullable<RosterStoreOptions['onChange']>>();
   #state: RosterState | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -103,12 +103,26 @@ export class RosterStore {
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     };
     this.#onEpoch = opts.onEpoch;
-    this.#onChange = opts.onChange;
+    if (opts.onChange !== undefined) this.#listeners.add(opts.onChange);
   }
 
-  /** Sets (or clears) the `onChange` listener: the network attaches itself once it has started. */
-  watch(listener: RosterStoreOptions['onChange']): void {
-    this.#onChange = listener;
+  /**
+   * Adds an `onChange` listener (the network and the node attach theirs once started); returns the
+   * function that removes it. A listener that throws does not keep the others from being told.
+   */
+  watch(listener: NonNullable<RosterStoreOptions['onChange']>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(state: RosterState, previousSeq: number): void {
+    for (const l of this.#listeners) {
+      try {
+        l(state, previousSeq);
+      } catch {
+        // The listener's own failure; the roster change itself stands.
+      }
+    }
   }
 
   /**
@@ -192,7 +206,7 @@ export class RosterStore {
         const previousSeq = this.#state?.seq ?? -1;
         this.#state = result.state;
         if (epoch !== undefined) await this.#onEpoch?.(epoch);
-        this.#onChange?.(result.state, previousSeq);
+        this.#changed(result.state, previousSeq);
         return { applied: true, seq: result.seq, hash: result.hash };
       }
       return { applied: false, seq: result.seq, hash: result.hash };
@@ -262,7 +276,7 @@ export class RosterStore {
     const previousSeq = this.#state?.seq ?? -1;
     this.#state = state;
     for (const e of epochs) await this.#onEpoch?.(e);
-    if (state !== null && state.seq !== previousSeq) this.#onChange?.(state, previousSeq);
+    if (state !== null && state.seq !== previousSeq) this.#changed(state, previousSeq);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -42,6 +42,22 @@ import {
 } from './protocols.ts';
 import { isWireError } from './wire.ts';
 
+/**
+ * The signing key a batch names in its (small) JWS header, read without verifying anything
+ * (verification follows, in order): a key belongs to one member, so it keys validation per origin
+ * without parsing the payload twice. Unreadable input shares one queue.
+ */
+function claimedKid(data: Uint8Array): string {
+  try {
+    const dot = data.indexOf(0x2e);
+    if (dot <= 0 || dot > 1024) return '';
+    const header = JSON.parse(Buffer.from(Buffer.from(data.buffer, data.byteOffset, dot).toString('latin1'), 'base64url').toString('utf8')) as { kid?: unknown };
+    return typeof header.kid === 'string' ? header.kid.slice(0, 128) : '';
+  } catch {
+    return '';
+  }
+}
+
 export interface ExchangeOptions {
   alliance: string;
   /** This node's member id. */
@@ -154,7 +170,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     throw err;
   }
 
-  roster.watch((state, previousSeq) => void onRosterChange(state, previousSeq));
+  const unwatch = roster.watch((state, previousSeq) => void onRosterChange(state, previousSeq));
   const headsTimer = setInterval(() => void exchangeAllHeads(), opts.headsIntervalMs);
   headsTimer.unref?.();
 
@@ -172,7 +188,22 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     }
   }
 
-  async function validateBatch(from: string, msg: Message): Promise<TopicValidatorResult> {
+  /** Validation in arrival order per signing key (so per origin): a burst of one origin's batches is not taken for gaps. */
+  const originQueues = new Map<string, Promise<unknown>>();
+
+  function validateBatch(from: string, msg: Message): Promise<TopicValidatorResult> {
+    const key = claimedKid(msg.data);
+    const previous = originQueues.get(key) ?? Promise.resolve();
+    const run = previous.then(() => validateBatchNow(from, msg));
+    const settled = run.catch(() => undefined);
+    originQueues.set(key, settled);
+    void settled.then(() => {
+      if (originQueues.get(key) === settled) originQueues.delete(key);
+    });
+    return run;
+  }
+
+  async function validateBatchNow(from: string, msg: Message): Promise<TopicValidatorResult> {
     if (stopped) return TopicValidatorResult.Ignore;
     peers.markSeen(from);
     let outcome = await store.ingest(msg.data);
@@ -195,9 +226,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         scheduleOriginSync(outcome.origin, from);
         return TopicValidatorResult.Ignore;
       case 'rejected':
-        // An origin still unknown after catching up with the sender's roster is not proof of
-        // forgery (schema/wire.md §10): refused, counted, but the sender's score is left alone.
-        return outcome.reason === 'unknown_origin' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+        // An origin still unknown after catching up with the sender's roster, or a format version
+        // newer than this node's, is not proof of forgery (schema/wire.md §8, §10): refused,
+        // counted, but the sender's score is left alone.
+        return outcome.reason === 'unknown_origin' || outcome.reason === 'unsupported_version' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
     }
   }
 
@@ -419,7 +451,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (stopped) return;
       stopped = true;
       clearInterval(headsTimer);
-      roster.watch(undefined);
+      unwatch();
       abort.abort();
       await Promise.allSettled([...originSyncs.values()].map((s) => s.running));
       await peers.stop();

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../node/config.ts';
 import { startNode, type RunningNode } from '../../node/node.ts';
-import { createLogger } from '../../node/log.ts';
+import { createLogger, type Logger } from '../../node/log.ts';
 import { initMemberIdentity } from '../../node/membership/keys.ts';
 import { issueToken, loadOrCreateApiKey } from '../../node/api/tokens.ts';
 import { toBatchTime } from '../../node/indicators/batch-encoding.ts';
@@ -29,16 +29,20 @@ import { newTestAdmin, epochBody, type TestAdmin } from './roster.ts';
 import { createPgDatabase, type StorageKind } from './storage.ts';
 import { gqlAt, type GqlResponse } from './api.ts';
 
-/** A free TCP port on 127.0.0.1 (closed again; a node binds it right after). */
+/**
+ * A free TCP port on 127.0.0.1 for a node to bind later. Taken below the kernel's ephemeral range
+ * (32768 and up), so that sockets other tests open on port 0 meanwhile cannot land on it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export interface AllianceMember {
@@ -159,12 +163,14 @@ export async function startMember(
   member: AllianceMember,
   storage: NodeStorage,
   env: Record<string, string> = {},
+  /** Where the node logs; default silent (or ALLIANCE_TEST_LOG's level on stderr). */
+  logger?: Logger,
 ): Promise<TestNode> {
   const config = loadConfig(
     { dataDir: member.dataDir, http: '127.0.0.1:0', p2p: member.p2p, genesis: alliance.rosterFile, databaseUrl: storage.url },
     { ...FAST_EXCHANGE_ENV, ...env },
   );
-  const node = await startNode(config, createLogger((process.env.ALLIANCE_TEST_LOG as 'debug' | undefined) ?? 'silent'));
+  const node = await startNode(config, logger ?? createLogger((process.env.ALLIANCE_TEST_LOG as 'debug' | undefined) ?? 'silent'));
   const key = await loadOrCreateApiKey(member.dataDir);
   const token = (role: 'analyst' | 'trust' | 'admin') => issueToken(key, config.auth, { role, sub: `${member.id}-${role}`, ttlSeconds: 600 });
   return {

@@ -3,13 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { loadConfig, type AuthConfig, type Config, type LimitsConfig } from '../../node/config.ts';
+import { loadConfig, type AuthConfig, type Config, type LimitsConfig, type LookupConfig } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
 import { buildApi, type Api, type ApiOptions } from '../../node/api/server.ts';
 import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
 import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/tokens.ts';
 import type { Database } from '../../node/storage/database.ts';
 import type { LoadedAdminKey } from '../../node/membership/keys.ts';
+import type { LookupSources } from '../../node/lookup/lookup.ts';
 import { openTestDb, type StorageKind, type TestDb } from './storage.ts';
 
 export interface GqlResponse<D = Record<string, unknown>> {
@@ -32,6 +33,10 @@ export interface TestApiOptions {
   adminKey?: LoadedAdminKey;
   /** The roster the API uses, made over the test database; default: buildApi's own RosterStore. */
   roster?: (db: Database) => Promise<NonNullable<ApiOptions['roster']>>;
+  /** What lookups read from the node (member id, roster, epoch keys, live epochs); default none. */
+  lookup?: (db: Database) => LookupSources | Promise<LookupSources>;
+  /** Lookup quota settings (ALLIANCE_LOOKUP_RATE, ALLIANCE_LOOKUP_BURST). */
+  lookupQuota?: Partial<LookupConfig>;
 }
 
 export interface TestApi {
@@ -64,6 +69,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     ...base,
     auth: { ...base.auth, ...opts.auth },
     limits: { ...base.limits, ...opts.limits },
+    lookup: { ...base.lookup, ...opts.lookupQuota },
   };
   const key = await loadOrCreateApiKey(dataDir);
   const testDb = await openTestDb(opts.storage ?? 'pglite');
@@ -71,7 +77,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   let api: Api;
   try {
     const roster = opts.roster === undefined ? undefined : await opts.roster(testDb.db);
-    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    const lookup = opts.lookup === undefined ? undefined : await opts.lookup(testDb.db);
+    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, lookup, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();

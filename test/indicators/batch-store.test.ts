@@ -308,6 +308,20 @@ for (const kind of STORAGES) {
       expect(await store.ingest(lastSecond.jws)).toMatchObject({ status: 'stored', adds: 0, retracts: 1 });
     });
 
+    it('takes a retract-only batch of a past epoch made after its grace, so a node with a shorter grace does not stall', async () => {
+      clock = '2026-04-28T00:00:00Z';
+      const withdrawal = await make(K.b, 'member-b', 1, null, [retract('x'), retract('y')], { epoch: 1, createdAt: '2026-04-27T12:00:00Z' });
+      expect(await store.ingest(withdrawal.jws)).toMatchObject({ status: 'stored', seq: 1, adds: 0, retracts: 2 });
+      // An add with status CLEARED is a retract too; a real add in the same batch makes it stale.
+      const cleared = await make(K.b, 'member-b', 2, withdrawal.hash, [add('z', { status: 'CLEARED' })], { epoch: 1, createdAt: '2026-04-27T12:00:01Z' });
+      expect(await store.ingest(cleared.jws)).toMatchObject({ status: 'stored', seq: 2 });
+      const mixed = await make(K.b, 'member-b', 3, cleared.hash, [retract('w'), add('v')], { epoch: 1, createdAt: '2026-04-27T12:00:02Z' });
+      expect(await store.ingest(mixed.jws)).toEqual(rejected('stale_epoch'));
+      // An epoch beyond the roster's still waits for the roster, retracts or not.
+      const unknown = await make(K.b, 'member-b', 3, cleared.hash, [retract('w')], { epoch: 7, createdAt: '2026-04-27T12:00:02Z' });
+      expect(await store.ingest(unknown.jws)).toMatchObject({ status: 'future_epoch' });
+    });
+
     it('stores a late batch of an epoch past its grace for the chain, applying only its retracts', async () => {
       const b1 = await make(K.b, 'member-b', 1, null, [add('x'), add('y'), add('z')], { epoch: 1, createdAt: '2026-04-15T00:00:00Z' });
       const b2 = await make(K.b, 'member-b', 2, b1.hash, [retract('x'), add('w'), add('y', { confidence: 10 })], { epoch: 1, createdAt: '2026-04-23T00:00:00Z' });

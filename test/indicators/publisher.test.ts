@@ -350,6 +350,39 @@ for (const kind of STORAGES) {
       expect(await chainSeqs()).toEqual([1, 2, 3]);
     });
 
+    // PostgreSQL only: PGlite has one connection, so no write can be in flight beside a flush.
+    if (kind === 'pg') it('waits for a record write in flight, so a change whose ref was already queued is published', async () => {
+      const rec = await create(seller(60));
+      expect(await outbox()).toBe(1);
+      // A write as RecordStore.update makes it (row lock, update, identifiers replaced), held open:
+      // its trigger finds the ref already queued.
+      let commit!: () => void;
+      const committing = new Promise<void>((r) => (commit = r));
+      const writer = t.db.transaction(async (tx) => {
+        await tx.query('SELECT version FROM records WHERE id = $1 FOR UPDATE', [rec.id]);
+        await tx.query('UPDATE records SET confidence = 40, version = version + 1 WHERE id = $1', [rec.id]);
+        await tx.query("DELETE FROM record_identifiers WHERE record_id = $1 AND type = 'phone'", [rec.id]);
+        await committing;
+      });
+      const flushing = publisher().flush();
+      try {
+        // The flush waits for the writer's row lock instead of taking the ref with the state before it.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const { rows } = await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+          if (rows[0]!.n > 0) break;
+          if (Date.now() > deadline) throw new Error('the flush did not wait for the record write in flight');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
+        commit();
+        await writer;
+      }
+      expect(await flushing).toEqual({ batches: 1, items: 1 });
+      expect(published[0]!.batch.items.map((i) => [i.op, i.type, i.confidence])).toEqual([['add', 'email', 40]]);
+      expect(await outbox()).toBe(0);
+    });
+
     it('serialises concurrent flushes, also of two publishers on one database', async () => {
       await t.db.transaction((tx) => insertRecords(tx, Array.from({ length: 24 }, (_, n) => validateRecordInput(seller(30 + n))), ACTOR, 'import'));
       const one = publisher({ refsPerTransaction: 1 });

@@ -1,0 +1,235 @@
+import os from 'node:os';
+import readline from 'node:readline';
+import type { Command } from './main.ts';
+import { EXIT, UsageError } from './errors.ts';
+import { IDENTIFIER_TYPES } from '../records/model.ts';
+
+const LOOKUP_QUERY = `query Lookup($ids: [IdentifierInput!]!, $region: String) {
+  lookup(identifiers: $ids, region: $region) {
+    results {
+      index type input canonical error { reason message }
+      matches { member { id name kind } ref categories status confidence firstSeen lastSeen expiresAt epoch }
+      ownRecords { id name kind status categories confidence ref updatedAt }
+    }
+    subjects { member { id name kind } own ref recordId identifiers count categories status confidence lastSeen }
+  }
+}`;
+
+/** Values per request: the node's limit per lookup call. */
+const CHUNK = 1000;
+const TIMEOUT_MS = 30_000;
+
+interface Match {
+  member: { id: string; name: string; kind: string };
+  ref: string;
+  categories: string[];
+  status: string;
+  confidence: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+interface Result {
+  index: number;
+  type: string;
+  input: string;
+  canonical: string | null;
+  error: { reason: string; message: string } | null;
+  matches: Match[];
+  ownRecords: Array<{ id: string; name: string; status: string; categories: string[]; confidence: number }>;
+}
+interface Subject {
+  member: { id: string; name: string; kind: string } | null;
+  own: boolean;
+  ref: string;
+  recordId: string | null;
+  identifiers: number[];
+  count: number;
+  status: string;
+}
+
+/** The node did not answer the lookup: unreachable, token refused, quota spent, or an error of its own. */
+class NoAnswer extends Error {}
+
+export const lookupCommand: Command = {
+  summary: 'ask a running node who in the alliance knows identifiers',
+  usage: `Usage: alliance lookup --type TYPE [--region CC] [--json] [--url URL [--token JWT] | --data-dir DIR] VALUE...
+
+Asks a running node (GraphQL lookup) which other members hold each VALUE, and which of this member's
+own records do. With no VALUE, reads one value per line from standard input (sent 1,000 per request).
+Every lookup is audited by the node and counts against the token subject's quota.
+
+Options:
+  --type TYPE       ${IDENTIFIER_TYPES.join(' ')}
+  --region CC       region for national phone numbers and ids (default: the node's ALLIANCE_DEFAULT_REGION)
+  --json            one JSON object per line for each value: {"type","input","canonical","matches","ownRecords"}
+                    or {"type","input","error","reason"}; then {"subjects":[...]} per request
+  --url URL         the node's GraphQL URL (as alliance start prints it); the token is --token or env
+                    ALLIANCE_TOKEN (role trust or admin)
+  --token JWT       bearer token for --url
+  --data-dir DIR    without --url: the node of this data directory (env ALLIANCE_DATA_DIR, default ./data),
+                    at its HTTP address (--http, env ALLIANCE_HTTP, default 127.0.0.1:4000), with a
+                    5-minute trust token signed by the node's API key
+  --http HOST:PORT  that node's HTTP address
+  --sub NAME        subject of that token, as the audit log shows it (default cli-<user name>)
+
+Exit status: 0 every value answered, found or not; 1 a value is invalid (the others are still
+answered); 2 wrong usage; 3 no answer from the node (unreachable, token refused, quota spent, or an
+error of the node).
+`,
+  options: {
+    type: { type: 'string' },
+    region: { type: 'string' },
+    json: { type: 'boolean' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    'data-dir': { type: 'string' },
+    http: { type: 'string' },
+    sub: { type: 'string' },
+  },
+  allowPositionals: true,
+  async run(values, positionals) {
+    const type = (values.type as string | undefined)?.toLowerCase();
+    if (!type) throw new UsageError('--type is required');
+    if (!(IDENTIFIER_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${IDENTIFIER_TYPES.join(', ')} (got "${type}")`);
+    const region = values.region as string | undefined;
+    if (region !== undefined && !/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as CN (got "${region}")`);
+    const url = values.url as string | undefined;
+    if (url !== undefined && (values['data-dir'] !== undefined || values.http !== undefined || values.sub !== undefined)) {
+      throw new UsageError('--url asks that node with --token; --data-dir, --http and --sub are for the node of a data directory');
+    }
+    if (url === undefined && values.token !== undefined) throw new UsageError('--token goes with --url');
+
+    const target = url !== undefined ? remoteTarget(url, values.token as string | undefined) : await localTarget(values);
+    let inputs = positionals;
+    if (inputs.length === 0) {
+      if (process.stdin.isTTY) throw new UsageError('give at least one VALUE, or values on standard input');
+      inputs = [];
+      for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) if (line.trim() !== '') inputs.push(line);
+      if (inputs.length === 0) throw new UsageError('no values given');
+    }
+
+    const enumType = type.toUpperCase();
+    let invalid = 0;
+    try {
+      for (let start = 0; start < inputs.length; start += CHUNK) {
+        const chunk = inputs.slice(start, start + CHUNK);
+        const { results, subjects } = await ask(target, chunk.map((value) => ({ type: enumType, value })), region);
+        for (const r of results) if (r.error) invalid++;
+        if (values.json) printJson(type, results, subjects, start);
+        else printText(type, results, subjects, start);
+      }
+    } catch (err) {
+      if (err instanceof NoAnswer) {
+        process.stderr.write(`alliance lookup: ${err.message}\n`);
+        return EXIT.unavailable;
+      }
+      throw err;
+    }
+    return invalid > 0 ? EXIT.failure : EXIT.ok;
+  },
+};
+
+interface Target {
+  url: string;
+  token: string;
+}
+
+function remoteTarget(url: string, token: string | undefined): Target {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--url "${url}" is not a URL such as http://127.0.0.1:4000/graphql`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL');
+  // The base URL of a node is as good as its GraphQL URL.
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/graphql';
+  const t = token ?? (process.env.ALLIANCE_TOKEN || undefined);
+  if (t === undefined) throw new UsageError('--url needs a token: --token JWT or env ALLIANCE_TOKEN (alliance token --role trust)');
+  return { url: u.toString(), token: t };
+}
+
+async function localTarget(values: Record<string, string | boolean | undefined>): Promise<Target> {
+  const fs = await import('node:fs');
+  const { loadConfig } = await import('../config.ts');
+  const { apiKeyPath, issueToken, loadOrCreateApiKey } = await import('../api/tokens.ts');
+  const config = loadConfig({ dataDir: values['data-dir'] as string | undefined, http: values.http as string | undefined });
+  if (!fs.existsSync(apiKeyPath(config.dataDir))) {
+    throw new UsageError(`no node in ${config.dataDir} (no API key there): give --data-dir of a node that has run, or --url and --token`);
+  }
+  const sub = (values.sub as string | undefined) ?? `cli-${os.userInfo().username.replace(/[^\w.@:-]/g, '_').slice(0, 120) || 'user'}`;
+  const token = await issueToken(await loadOrCreateApiKey(config.dataDir), config.auth, { role: 'trust', sub, ttlSeconds: 300 });
+  const { host, port } = config.http;
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return { url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql`, token };
+}
+
+async function ask(target: Target, ids: Array<{ type: string; value: string }>, region: string | undefined): Promise<{ results: Result[]; subjects: Subject[] }> {
+  let res: Response;
+  try {
+    res = await fetch(target.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${target.token}` },
+      body: JSON.stringify({ query: LOOKUP_QUERY, variables: { ids, ...(region === undefined ? {} : { region }) } }),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new NoAnswer(`cannot reach the node at ${target.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
+  let body: { data?: { lookup?: { results: Result[]; subjects: Subject[] } } | null; errors?: Array<{ message: string; extensions?: { code?: string; retryAfter?: number } }> };
+  try {
+    body = (await res.json()) as typeof body;
+  } catch {
+    throw new NoAnswer(`the node at ${target.url} answered HTTP ${res.status} without a GraphQL response`);
+  }
+  const e = body.errors?.[0];
+  if (e !== undefined) {
+    const code = e.extensions?.code ?? `HTTP ${res.status}`;
+    const retry = e.extensions?.retryAfter === undefined ? '' : ` (retry in ${e.extensions.retryAfter} s)`;
+    throw new NoAnswer(`the node refused the lookup: ${e.message}${retry} [${code}]`);
+  }
+  if (!body.data?.lookup) throw new NoAnswer(`the node at ${target.url} answered HTTP ${res.status} without a lookup result`);
+  return body.data.lookup;
+}
+
+function printJson(type: string, results: Result[], subjects: Subject[], offset: number): void {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(
+      JSON.stringify(
+        r.error
+          ? { type, input: r.input, error: r.error.message, reason: r.error.reason }
+          : { type, input: r.input, canonical: r.canonical, matches: r.matches, ownRecords: r.ownRecords },
+      ),
+    );
+  }
+  out.push(JSON.stringify({ subjects: subjects.map((s) => ({ ...s, identifiers: s.identifiers.map((i) => i + offset) })) }));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function printText(type: string, results: Result[], subjects: Subject[], offset: number): void {
+  const out: string[] = [];
+  for (const r of results) {
+    const n = `#${r.index + offset + 1}`;
+    if (r.error) {
+      process.stderr.write(`alliance lookup: ${n} ${JSON.stringify(r.input)} is not a valid ${type}: ${r.error.message} [${r.error.reason}]\n`);
+      continue;
+    }
+    out.push(`${n} ${type} ${r.canonical}`);
+    for (const m of r.matches) {
+      out.push(`  ${m.member.id} (${m.member.name}, ${m.member.kind}): ${m.status}, confidence ${m.confidence}, ${m.categories.join(' ') || 'no category'}; ref ${m.ref}; first seen ${m.firstSeen}, last seen ${m.lastSeen}`);
+    }
+    for (const o of r.ownRecords) out.push(`  own record ${o.id} ${JSON.stringify(o.name)}: ${o.status}, confidence ${o.confidence}, ${o.categories.join(' ') || 'no category'}`);
+    if (r.matches.length === 0 && r.ownRecords.length === 0) out.push('  no match');
+  }
+  const shared = subjects.filter((s) => s.count > 1);
+  if (shared.length > 0) {
+    out.push('Actors that several of these identifiers point at:');
+    for (const s of shared) {
+      const who = s.own ? `own record ${s.recordId}` : `${s.member?.id} ref ${s.ref}`;
+      out.push(`  ${who}: ${s.count} identifiers (${s.identifiers.map((i) => `#${i + offset + 1}`).join(', ')}), ${s.status}`);
+    }
+  }
+  if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+}
