@@ -21,6 +21,9 @@ import { Publisher } from './indicators/publisher.ts';
 import { startExchange, type Exchange } from './p2p/exchange.ts';
 import { readSwarmKey } from './p2p/host.ts';
 import type { NetworkSource } from './api/resolvers/network.ts';
+import { Matcher } from './matching/matcher.ts';
+import { MatchFeed } from './matching/feed.ts';
+import { MatchListener } from './matching/listener.ts';
 
 export interface RunningNode {
   /** Where GraphQL answers, e.g. http://127.0.0.1:4000/graphql. */
@@ -32,6 +35,8 @@ export interface RunningNode {
   roster: RosterStore;
   /** Signed batches and live indicators of every origin. */
   batches: BatchStore;
+  /** Raises match alerts in every transaction that changes indicators. */
+  matcher: Matcher;
   /** This member's record changes → signed batches; undefined without a member identity. */
   publisher: Publisher | undefined;
   /** The P2P side; undefined without a member identity (nothing to connect as). */
@@ -109,7 +114,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   let exchange: Exchange | undefined;
   let publisher: Publisher | undefined;
   let batches: BatchStore;
+  let matcher: Matcher;
+  let matchListener: MatchListener | undefined;
+  const matchFeed = new MatchFeed((err) => logger.error({ err }, 'match subscribers failed'));
   let unwatchRoster: (() => void) | undefined;
+  let unwatchMatching: (() => void) | undefined;
   // Unwrapped epoch keys of this alliance, reloaded whenever one is installed.
   let epochKeys = new Map<number, EpochKey>();
   const reloadEpochKeys = (allianceId: string) => {
@@ -152,10 +161,23 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     if (adminKey !== undefined) logger.info({ kid: adminKey.kid, admin: roster.state?.admins.some((a) => a.kid === adminKey.kid) ?? false }, 'admin key loaded: roster proposals approved through GraphQL are signed with it');
     const state = roster.state!;
     reloadEpochKeys(state.alliance);
-    batches = new BatchStore(db, {
+    // Every transaction that changes indicators goes through the matcher's database, so the alerts it
+    // raises are pushed once committed.
+    matcher = new Matcher(db, {
+      self: () => alliance.member,
+      roster: () => roster.state,
+      liveEpochs: () => batches.liveEpochs(),
+      notify: db.kind === 'pg',
+      // On PostgreSQL this process hears its own matches through LISTEN, like every other process.
+      onRaised: db.kind === 'pg' ? undefined : (ids) => matchFeed.publish(ids),
+      onTransition: (matchState, n) => api?.metrics.matches.inc({ state: matchState }, n),
+      onError: (err) => logger.error({ err }, 'matching failed; a full matching pass follows'),
+    });
+    batches = new BatchStore(matcher.database, {
       roster: () => roster.state,
       graceMs,
       onError: (err) => logger.error({ err }, 'batch listener failed'),
+      onIndicators: matcher.onIndicators,
     });
     const localNetwork: NetworkSource = {
       async status() {
@@ -177,7 +199,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
         epochKeys: () => epochKeys,
         liveEpochs: () => batches.liveEpochs(),
       },
+      matchFeed,
     });
+    if (db.kind === 'pg' && config.databaseUrl !== undefined) {
+      matchListener = await MatchListener.start({ connectionString: config.databaseUrl, feed: matchFeed, logger });
+    }
     const identity = hasMemberIdentity(config.dataDir) ? await loadMemberIdentity(config.dataDir) : undefined;
     if (identity !== undefined) {
       exchange = await startExchange({
@@ -195,7 +221,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       });
       const ex = exchange;
       const self = { id: identity.profile.id, signingKeys: identity.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })) };
-      publisher = new Publisher(db, {
+      publisher = new Publisher(matcher.database, {
         self,
         roster: () => roster.state,
         epochKey: (e) => epochKeys.get(e),
@@ -236,9 +262,22 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   } catch (err) {
     await publisher?.stop().catch(() => undefined);
     await exchange?.stop().catch(() => undefined);
+    await matchListener?.stop().catch(() => undefined);
     await db.close();
     throw err;
   }
+  // Matching steps run inside every indicator change; what they cannot see is caught up here: a full
+  // pass on the first start with matching (or after a failed step), and origins that became ACTIVE
+  // again (in the background at start, on each roster change, and hourly).
+  const catchUpMatches = () =>
+    matcher.catchUp().then(
+      (r) => {
+        if (r.full || r.origins.length > 0) logger.info({ full: r.full, origins: r.origins, raised: r.outcome?.raised.length ?? 0 }, 'matching caught up');
+      },
+      (err: unknown) => logger.error({ err }, 'matching could not catch up; retrying within the hour'),
+    );
+  void catchUpMatches();
+  unwatchMatching = roster.watch(() => void catchUpMatches());
   // Audit rows past ALLIANCE_AUDIT_RETENTION_DAYS go at start and then hourly, with expired indicators.
   const pruneAudit = () =>
     api.audit.prune(config.audit.retentionDays).then(
@@ -256,6 +295,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       (err: unknown) => logger.error({ err }, 'expiring indicators failed'),
     );
     void pruneAudit();
+    void catchUpMatches();
   }, 3_600_000);
   expiryTimer.unref();
   const address = api.app.server.address();
@@ -275,6 +315,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     api,
     roster,
     batches,
+    matcher,
     publisher,
     exchange,
     alliance,
@@ -282,10 +323,12 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       stopping ??= (async () => {
         clearInterval(expiryTimer);
         unwatchRoster?.();
+        unwatchMatching?.();
         try {
           await api.app.close();
           await publisher?.stop();
           await exchange?.stop();
+          await matchListener?.stop();
         } finally {
           await db.close();
         }

@@ -61,6 +61,18 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly matches = new Counter({
+    name: 'alliance_matches_total',
+    help: 'Matches entering a state: NEW (raised, or raised again after a retraction), CONFIRMED or DISMISSED (acknowledgeMatch), RETRACTED.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly matchSubscriptions = new Gauge({
+    name: 'alliance_match_subscriptions',
+    help: 'matchFound subscriptions open on this API process.',
+    registers: [this.registry],
+  });
+
   constructor(opts: { countRecords: () => Promise<number> }) {
     const count = opts.countRecords;
     new Gauge({

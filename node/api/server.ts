@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import mercurius from 'mercurius';
 import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
+import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { DEFAULTS, type Config } from '../config.ts';
 import type { Database } from '../storage/database.ts';
 import { RecordStore } from '../records/store.ts';
-import { AuthError, type TokenVerifier } from './auth.ts';
+import { AuthError, allowed, type Principal, type Role, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { maskError } from './errors.ts';
 import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
@@ -27,6 +29,9 @@ import { RateLimiter } from '../lookup/rate-limit.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { lookupResolvers } from './resolvers/lookup.ts';
 import { auditResolvers } from './resolvers/audit.ts';
+import { MatchStore } from '../matching/store.ts';
+import type { MatchFeed } from '../matching/feed.ts';
+import { MATCH_FOUND_TOPIC, matchResolvers } from './resolvers/matching.ts';
 
 export interface ApiOptions {
   config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup'>>;
@@ -44,6 +49,8 @@ export interface ApiOptions {
    * Default: none of them, so lookups find this member's own records only.
    */
   lookup?: LookupSources | undefined;
+  /** Ids of raised matches, pushed to `matchFound` subscribers; default none (nothing is pushed). */
+  matchFeed?: MatchFeed | undefined;
 }
 
 export interface Api {
@@ -51,11 +58,20 @@ export interface Api {
   metrics: ApiMetrics;
   lookup: LookupService;
   audit: AuditLog;
+  matches: MatchStore;
 }
 
 const NO_LOOKUP_SOURCES: LookupSources = { self: () => undefined, roster: () => null, epochKeys: () => new Map(), liveEpochs: () => [] };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * graphql-js as mercurius loads it (CommonJS). This module's `import 'graphql'` may resolve to a
+ * second copy (the package's ESM build, as bundlers and test runners pick it), whose functions refuse
+ * the schema mercurius built ("from another module or realm"): validating against that schema needs
+ * mercurius' copy.
+ */
+const mercuriusGraphql = createRequire(createRequire(import.meta.url).resolve('mercurius'))('graphql') as typeof import('graphql');
 
 /** Builds the HTTP API: GraphQL at /graphql (bearer tokens), and /healthz, /readyz, /metrics. */
 export async function buildApi(opts: ApiOptions): Promise<Api> {
@@ -64,6 +80,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const metrics = new ApiMetrics({ countRecords: () => store.count() });
   const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES);
   const audit = new AuditLog(db);
+  const matches = new MatchStore(db);
   const limiter = new RateLimiter({
     perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
     burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
@@ -137,6 +154,15 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
 
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (req, reply) => {
+      if (isWebSocketUpgrade(req)) {
+        // Subscriptions: a WebSocket cannot carry an Authorization header (browsers cannot set one),
+        // so its token comes in the connection_init message and is checked there (onConnect below)
+        // before anything is subscribed. CSRF prevention guards requests a browser sends with the
+        // user's ambient credentials; this API has none (bearer tokens only) and the socket is useless
+        // without a token, so the upgrade is let past mercurius' check.
+        req.headers['mercurius-require-preflight'] ??= 'websocket';
+        return;
+      }
       req.graphqlMediaType = negotiateMediaType(req.headers.accept);
       return authenticate(req, reply, verifyToken);
     });
@@ -152,6 +178,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     // Mercurius' own request schema coerces types (`"query": 0` becomes a crash deeper down): check the
     // GraphQL over HTTP parameters here, before it sees them, and answer a clear 400.
     gql.addHook('preValidation', async (req) => {
+      if (isWebSocketUpgrade(req)) return;
       const params = req.method === 'GET' ? (req.query as Record<string, unknown>) : req.body;
       const problem = requestParamsProblem(params, req.method === 'GET');
       if (problem) throw Object.assign(new Error(problem), { statusCode: 400 });
@@ -175,9 +202,11 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         networkResolvers(opts.network ?? (() => NO_NETWORK)),
         lookupResolvers({ service: lookup, limiter, metrics, defaultRegion: config.defaultRegion }),
         auditResolvers(audit, lookup, config.defaultRegion),
+        matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics }),
       ),
       roles,
     );
+    const subscriptionRoles = [...roles].filter(([key]) => key.startsWith('Subscription.')).map(([, r]) => r);
 
     await gql.register(mercurius, {
       schema: sdl,
@@ -190,9 +219,14 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       validationRules: limitValidationRules(config.limits),
       csrfPrevention: true,
       context: (req: FastifyRequest): ApiContext => ({ principal: req.principal!, requestId: req.id }),
+      subscription: {
+        // Per WebSocket: its upgrade request's id, and the socket itself (closed when the token expires).
+        context: (socket, req) => ({ socket, requestId: req.id }),
+        onConnect: (data: { payload?: unknown }) => authorizeSubscriber(data.payload, verifyToken, subscriptionRoles, logger),
+      },
       errorFormatter: (execution, ctx) => {
         const reply = (ctx as { reply?: FastifyReply }).reply;
-        const requestId = reply?.request.id ?? 'unknown';
+        const requestId = reply?.request.id ?? (ctx as { requestId?: string }).requestId ?? 'unknown';
         const log = reply?.log ?? logger;
         const flat = execution.errors.flatMap(unwrapRequestError);
         const errors = flat.map((e) => maskError(e, requestId, log));
@@ -211,6 +245,18 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     gql.graphql.addHook('preParsing', async (_schema, source) => {
       checkTokenLimit(source, config.limits.tokens);
     });
+    // Subscriptions have hooks of their own; the same document limits apply.
+    gql.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
+      checkTokenLimit(source, config.limits.tokens);
+    });
+    gql.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+      // Mercurius executes subscription documents without validating them (graphql-js' subscribe
+      // does not either): validate with the rules and limits queries get.
+      const invalid = mercuriusGraphql.validate(schema, document, [...mercuriusGraphql.specifiedRules, ...limitValidationRules(config.limits)]);
+      if (invalid.length > 0) throw invalid[0]!;
+      const cost = operationCost(schema, document, undefined);
+      if (cost > config.limits.cost) throw tooComplex(`Cost limit of ${config.limits.cost} exceeded: the subscription may resolve ${cost} field values.`);
+    });
     // Cost needs the variables (`first: $n`), so it is checked here rather than as a validation rule.
     gql.graphql.addHook('preExecution', async (schema, document, context, variables) => {
       const req = (context as { reply?: FastifyReply }).reply?.request;
@@ -225,9 +271,70 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
       metrics.graphqlOperations.inc({ operation: op?.operation ?? 'unknown' });
     });
+
+    // Raised matches reach subscribers as they are now in the database (read once per batch of ids,
+    // then fanned out to every subscriber of this process); one decided or retracted meanwhile is
+    // not pushed.
+    const feed = opts.matchFeed;
+    if (feed !== undefined) {
+      const unsubscribe = feed.subscribe((ids) => {
+        matches.getMany(ids).then(
+          (list) => {
+            for (const m of list) if (m.state === 'NEW') gql.graphql.pubsub.publish({ topic: MATCH_FOUND_TOPIC, payload: { matchFound: m } });
+          },
+          (err: unknown) => logger.error({ err }, 'raised matches could not be read for subscribers'),
+        );
+      });
+      gql.addHook('onClose', async () => {
+        unsubscribe();
+      });
+    }
   });
 
-  return { app: app as unknown as FastifyInstance, metrics, lookup, audit };
+  return { app: app as unknown as FastifyInstance, metrics, lookup, audit, matches };
+}
+
+/**
+ * An upgrade request, as Node hands it to the WebSocket server: `upgrade` is set on requests that
+ * arrive through the server's 'upgrade' event only (never on a plain request that merely carries
+ * an Upgrade header), and such a request is either turned into a WebSocket or closed, never served.
+ */
+function isWebSocketUpgrade(req: FastifyRequest): boolean {
+  return (req.raw as { upgrade?: boolean }).upgrade === true && req.method === 'GET';
+}
+
+/**
+ * Checks the token of a WebSocket's connection_init payload (`{ authorization: 'Bearer <jwt>' }`, or
+ * `{ headers: { authorization } }`): false refuses the connection (mercurius answers
+ * connection_error and closes it); otherwise the principal and token expiry join the connection's
+ * context. Refused: no token, an invalid or expired one, a role that may use no subscription.
+ */
+async function authorizeSubscriber(
+  payload: unknown,
+  verifyToken: TokenVerifier,
+  roles: Role[][],
+  logger: Logger,
+): Promise<false | { principal: Principal; tokenExpiresAt?: number }> {
+  const p = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
+  const headers = typeof p.headers === 'object' && p.headers !== null ? (p.headers as Record<string, unknown>) : p;
+  const header = headers.authorization ?? headers.Authorization;
+  const deny = (reason: string): false => {
+    logger.info({ reason }, 'subscription connection refused');
+    return false;
+  };
+  if (typeof header !== 'string' || header === '') return deny('missing');
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!m) return deny('malformed');
+  let principal: Principal;
+  try {
+    principal = await verifyToken(m[1]!);
+  } catch (err) {
+    if (err instanceof AuthError) return deny(String(err.details?.reason ?? 'invalid'));
+    throw err;
+  }
+  if (!roles.some((r) => allowed(principal, r))) return deny('role');
+  const exp = decodeJwt(m[1]!).exp;
+  return typeof exp === 'number' ? { principal, tokenExpiresAt: exp * 1000 } : { principal };
 }
 
 async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToken: TokenVerifier): Promise<void> {

@@ -77,6 +77,19 @@ export interface IndicatorKey {
   ref: string;
 }
 
+/**
+ * Indicator rows one transaction changed, handed to `onIndicators` inside that transaction: work
+ * that must commit (or roll back) with the change itself, such as raising match alerts.
+ */
+export interface IndicatorChange {
+  /** Rows set or removed by stored batches (received ones, or this node's own), with their origin. */
+  keys: Array<IndicatorKey & { origin: string }>;
+  /** Origins whose every row was removed (`purgeOrigin`). */
+  origins?: string[];
+  /** Rows were removed by `expire`: which ones is not listed (there may be millions). */
+  expired?: boolean;
+}
+
 /** A batch just committed: which indicators it made live and which it removed. */
 export interface StoredBatchEvent {
   origin: string;
@@ -101,6 +114,12 @@ export interface BatchStoreOptions {
   onStored?: (event: StoredBatchEvent) => void;
   /** Receives what `onStored` throws (the batch is committed regardless). Default: a process warning. */
   onError?: (err: unknown) => void;
+  /**
+   * Called inside every transaction that changes `indicators` (ingest, `appendOwn` in the
+   * publisher's transaction, `purgeOrigin`, `expire`), after the change; what it throws rolls the
+   * transaction back.
+   */
+  onIndicators?: (tx: Queryable, change: IndicatorChange) => Promise<void>;
 }
 
 export type VerifyResult = { ok: true; verified: VerifiedBatch } | { ok: false; outcome: IngestOutcome };
@@ -253,7 +272,8 @@ export class BatchStore {
     if (batch.seq !== headSeq + 1 || batch.prev !== (head?.hash ?? null)) {
       throw new Error(`own batch ${batch.seq} does not continue the chain of ${batch.origin} (head ${headSeq})`);
     }
-    await writeBatches(tx, [{ verified: { batch, hash, jws }, liveEpoch: true }], this.#now(), false);
+    const effects = await writeBatches(tx, [{ verified: { batch, hash, jws }, liveEpoch: true }], this.#now(), false);
+    await this.#changed(tx, { keys: changedKeys([batch], effects) });
   }
 
   /** The head (highest seq and its hash) of every origin that has stored batches. */
@@ -317,22 +337,28 @@ export class BatchStore {
 
   /** Deletes an origin's indicators (a revoked member); its batches stay, they are the chain. */
   async purgeOrigin(origin: string): Promise<number> {
-    const { rowCount } = await this.#db.query('DELETE FROM indicators WHERE origin = $1', [origin]);
-    return rowCount;
+    return this.#db.transaction(async (tx) => {
+      const { rowCount } = await tx.query('DELETE FROM indicators WHERE origin = $1', [origin]);
+      if (rowCount > 0) await this.#changed(tx, { keys: [], origins: [origin] });
+      return rowCount;
+    });
   }
 
   /** Deletes indicators past their `expiresAt`, and those of epochs whose grace has ended. */
   async expire(): Promise<number> {
     const now = this.#now();
-    let n = (await this.#db.query('DELETE FROM indicators WHERE expires_at < $1', [now])).rowCount;
     const live = this.liveEpochs();
     const lowest = live.length > 0 ? Math.min(...live) : undefined;
     // Dead epochs stay dead and get no new rows (ingest and publish skip them), so one sweep per
     // newly dead epoch suffices; it is the statement that reads the whole table.
-    if (lowest !== undefined && lowest > this.#expiredBelow) {
-      n += (await this.#db.query('DELETE FROM indicators WHERE epoch < $1', [lowest])).rowCount;
-      this.#expiredBelow = lowest;
-    }
+    const sweep = lowest !== undefined && lowest > this.#expiredBelow;
+    const n = await this.#db.transaction(async (tx) => {
+      let n = (await tx.query('DELETE FROM indicators WHERE expires_at < $1', [now])).rowCount;
+      if (sweep) n += (await tx.query('DELETE FROM indicators WHERE epoch < $1', [lowest])).rowCount;
+      if (n > 0) await this.#changed(tx, { keys: [], expired: true });
+      return n;
+    });
+    if (sweep && lowest !== undefined) this.#expiredBelow = lowest;
     return n;
   }
 
@@ -449,6 +475,7 @@ export class BatchStore {
     }
     if (accepted.length > 0) {
       const effects = await writeBatches(tx, accepted, this.#now(), true);
+      await this.#changed(tx, { keys: changedKeys(accepted.map((p) => p.verified.batch), effects) });
       accepted.forEach((p, k) => {
         const { batch, hash } = p.verified;
         const effect = effects[k]!;
@@ -461,6 +488,10 @@ export class BatchStore {
       });
     }
     return results;
+  }
+
+  async #changed(tx: Queryable, change: IndicatorChange): Promise<void> {
+    if (this.#opts.onIndicators !== undefined) await this.#opts.onIndicators(tx, change);
   }
 
   #emit(stored: Array<{ effect?: Effect; batch?: Batch; hash?: string }>): void {
@@ -480,6 +511,16 @@ export class BatchStore {
 
 function reject(reason: IngestRejectReason, message: string, at: { origin?: string; seq?: number } = {}): { ok: false; outcome: IngestOutcome } {
   return { ok: false, outcome: { status: 'rejected', reason, message, ...at } };
+}
+
+/** Every indicator the batches set or removed, with the batch's origin. */
+function changedKeys(batches: Batch[], effects: Effect[]): IndicatorChange['keys'] {
+  const keys: IndicatorChange['keys'] = [];
+  batches.forEach((b, k) => {
+    for (const a of effects[k]!.adds) keys.push({ origin: b.origin, ...a.key });
+    for (const r of effects[k]!.retracts) keys.push({ origin: b.origin, ...r });
+  });
+  return keys;
 }
 
 /** What each batch does to `indicators` (rule 5). */

@@ -3,6 +3,7 @@ import { AuthError, allowed, type Role } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 
 type Resolver = GraphQLFieldResolver<unknown, ApiContext>;
+type SubscriptionResolver = { subscribe: Resolver; resolve?: Resolver };
 export type ResolverMap = Record<string, unknown>;
 
 /**
@@ -13,14 +14,17 @@ export function guardResolvers(resolvers: ResolverMap, roles: Map<string, Role[]
   const out: ResolverMap = { ...resolvers };
   for (const [key, required] of roles) {
     const [typeName, field] = key.split('.') as [string, string];
-    const type = { ...((out[typeName] as Record<string, Resolver> | undefined) ?? {}) };
-    const inner = type[field] ?? (defaultFieldResolver as Resolver);
-    type[field] = (root, args, ctx, info) => {
+    const type = { ...((out[typeName] as Record<string, Resolver | SubscriptionResolver> | undefined) ?? {}) };
+    const guard = (inner: Resolver): Resolver => (root, args, ctx, info) => {
       if (!allowed(ctx.principal, required)) {
         throw new AuthError('FORBIDDEN', `role ${ctx.principal.roles.join(', ')} may not use ${key} (needs ${required.join(' or ')})`);
       }
       return inner(root, args, ctx, info);
     };
+    const current = type[field];
+    // A subscription field is an object: the role is checked when a client subscribes.
+    if (typeof current === 'object' && current !== null) type[field] = { ...current, subscribe: guard(current.subscribe) };
+    else type[field] = guard(current ?? (defaultFieldResolver as Resolver));
     out[typeName] = type;
   }
   return out;

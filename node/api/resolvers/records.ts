@@ -16,7 +16,7 @@ function actorOf(ctx: ApiContext): Actor {
 }
 
 /** GraphQL enum values are the upper-case identifier type names. */
-function present(r: StoredRecord) {
+export function present(r: StoredRecord) {
   return { ...r, identifiers: r.identifiers.map((i) => ({ type: i.type.toUpperCase(), value: i.value, canonical: i.canonical })) };
 }
 
