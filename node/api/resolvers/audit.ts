@@ -1,3 +1,4 @@
+import { connection } from './common.ts';
 import type { ApiContext } from '../context.ts';
 import { RecordValidationError, type IdentifierType } from '../../records/model.ts';
 import { tryNormalize } from '../../indicators/normalize/index.ts';
@@ -48,17 +49,7 @@ export function auditResolvers(audit: AuditLog, lookup: LookupService, defaultRe
           filter.digests = digests;
         }
         const page = await audit.list(filter, args.first ?? 50, args.after);
-        const edges = page.entries.map((e) => ({ node: e, cursor: e.cursor }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: Boolean(args.after),
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-          totalCount: () => audit.count(filter),
-        };
+        return connection(page.entries.map((e) => ({ node: e, cursor: e.cursor })), page.hasNextPage, args.after, () => audit.count(filter));
       },
     },
     AuditEntry: {

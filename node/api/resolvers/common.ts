@@ -54,3 +54,21 @@ function parseDateTime(v: unknown): string {
   }
   return new Date(v).toISOString();
 }
+
+/**
+ * A Relay connection (`edges { node cursor } pageInfo totalCount`) from one keyset page. Paging is
+ * forward only, so there is a previous page exactly when `after` was given; `count` runs only when
+ * the client asks for `totalCount`.
+ */
+export function connection<T>(items: Array<{ node: T; cursor: string }>, hasNextPage: boolean, after: string | null | undefined, count: () => Promise<number>) {
+  return {
+    edges: items,
+    pageInfo: {
+      hasNextPage,
+      hasPreviousPage: Boolean(after),
+      startCursor: items[0]?.cursor ?? null,
+      endCursor: items.at(-1)?.cursor ?? null,
+    },
+    totalCount: count,
+  };
+}

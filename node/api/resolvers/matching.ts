@@ -1,3 +1,4 @@
+import { connection } from './common.ts';
 import type { ApiContext } from '../context.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { assertRecordId } from '../../records/model.ts';
@@ -66,18 +67,7 @@ export function matchResolvers(deps: MatchResolverDeps) {
           since: f.since,
         };
         const page = await store.list(filter, args.first ?? 50, args.after);
-        const edges = page.matches.map((m) => ({ node: m, cursor: m.cursor }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: Boolean(args.after),
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-          // Counted only when asked for.
-          totalCount: () => store.count(filter),
-        };
+        return connection(page.matches.map((m) => ({ node: m, cursor: m.cursor })), page.hasNextPage, args.after, () => store.count(filter));
       },
       async match(_: unknown, args: { id: string }) {
         return store.get(assertMatchId(args.id));

@@ -1,3 +1,4 @@
+import { connection } from './common.ts';
 import type { Actor, RawRecordInput, StoredRecord } from '../../records/model.ts';
 import { assertRecordId, RecordError, RecordValidationError, validateRecordInput, validateRecordPatch } from '../../records/model.ts';
 import { importRecords } from '../../records/import.ts';
@@ -31,18 +32,7 @@ export function recordResolvers(store: RecordStore, config: Pick<Config, 'limits
       async records(_: unknown, args: PageArgs) {
         const filter = args.filter ?? {};
         const page = await store.list(filter, args.first ?? 50, args.after);
-        const edges = page.records.map((r) => ({ node: present(r), cursor: r.cursor }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: Boolean(args.after),
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-          // Counted only when asked for.
-          totalCount: () => store.count(filter),
-        };
+        return connection(page.records.map((r) => ({ node: present(r), cursor: r.cursor })), page.hasNextPage, args.after, () => store.count(filter));
       },
     },
     Mutation: {
