@@ -29,6 +29,8 @@ import { RateLimiter } from '../lookup/rate-limit.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { lookupResolvers } from './resolvers/lookup.ts';
 import { auditResolvers } from './resolvers/audit.ts';
+import { exportResolvers } from './resolvers/export.ts';
+import { RecordExporter } from '../records/export.ts';
 import { MatchStore } from '../matching/store.ts';
 import type { MatchFeed } from '../matching/feed.ts';
 import { MATCH_FOUND_TOPIC, matchResolvers } from './resolvers/matching.ts';
@@ -202,6 +204,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         networkResolvers(opts.network ?? (() => NO_NETWORK)),
         lookupResolvers({ service: lookup, limiter, metrics, defaultRegion: config.defaultRegion }),
         auditResolvers(audit, lookup, config.defaultRegion),
+        exportResolvers(new RecordExporter(store, audit, (type, canonical) => lookup.digestsOf(type, canonical))),
         matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics }),
       ),
       roles,

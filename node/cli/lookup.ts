@@ -1,8 +1,8 @@
-import os from 'node:os';
 import readline from 'node:readline';
 import type { Command } from './main.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { IDENTIFIER_TYPES } from '../records/model.ts';
+import { askNode, NoAnswer, targetOf, type NodeTarget } from './node-client.ts';
 
 const LOOKUP_QUERY = `query Lookup($ids: [IdentifierInput!]!, $region: String) {
   lookup(identifiers: $ids, region: $region) {
@@ -17,7 +17,6 @@ const LOOKUP_QUERY = `query Lookup($ids: [IdentifierInput!]!, $region: String) {
 
 /** Values per request: the node's limit per lookup call. */
 const CHUNK = 1000;
-const TIMEOUT_MS = 30_000;
 
 interface Match {
   member: { id: string; name: string; kind: string };
@@ -46,9 +45,6 @@ interface Subject {
   count: number;
   status: string;
 }
-
-/** The node did not answer the lookup: unreachable, token refused, quota spent, or an error of its own. */
-class NoAnswer extends Error {}
 
 export const lookupCommand: Command = {
   summary: 'ask a running node who in the alliance knows identifiers',
@@ -93,13 +89,7 @@ error of the node).
     if (!(IDENTIFIER_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${IDENTIFIER_TYPES.join(', ')} (got "${type}")`);
     const region = values.region as string | undefined;
     if (region !== undefined && !/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as CN (got "${region}")`);
-    const url = values.url as string | undefined;
-    if (url !== undefined && (values['data-dir'] !== undefined || values.http !== undefined || values.sub !== undefined)) {
-      throw new UsageError('--url asks that node with --token; --data-dir, --http and --sub are for the node of a data directory');
-    }
-    if (url === undefined && values.token !== undefined) throw new UsageError('--token goes with --url');
-
-    const target = url !== undefined ? remoteTarget(url, values.token as string | undefined) : await localTarget(values);
+    const target = await targetOf(values, 'trust');
     let inputs = positionals;
     if (inputs.length === 0) {
       if (process.stdin.isTTY) throw new UsageError('give at least one VALUE, or values on standard input');
@@ -129,68 +119,8 @@ error of the node).
   },
 };
 
-interface Target {
-  url: string;
-  token: string;
-}
-
-function remoteTarget(url: string, token: string | undefined): Target {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`--url "${url}" is not a URL such as http://127.0.0.1:4000/graphql`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL');
-  // The base URL of a node is as good as its GraphQL URL.
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/graphql';
-  const t = token ?? (process.env.ALLIANCE_TOKEN || undefined);
-  if (t === undefined) throw new UsageError('--url needs a token: --token JWT or env ALLIANCE_TOKEN (alliance token --role trust)');
-  return { url: u.toString(), token: t };
-}
-
-async function localTarget(values: Record<string, string | boolean | undefined>): Promise<Target> {
-  const fs = await import('node:fs');
-  const { loadConfig } = await import('../config.ts');
-  const { apiKeyPath, issueToken, loadOrCreateApiKey } = await import('../api/tokens.ts');
-  const config = loadConfig({ dataDir: values['data-dir'] as string | undefined, http: values.http as string | undefined });
-  if (!fs.existsSync(apiKeyPath(config.dataDir))) {
-    throw new UsageError(`no node in ${config.dataDir} (no API key there): give --data-dir of a node that has run, or --url and --token`);
-  }
-  const sub = (values.sub as string | undefined) ?? `cli-${os.userInfo().username.replace(/[^\w.@:-]/g, '_').slice(0, 120) || 'user'}`;
-  const token = await issueToken(await loadOrCreateApiKey(config.dataDir), config.auth, { role: 'trust', sub, ttlSeconds: 300 });
-  const { host, port } = config.http;
-  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return { url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql`, token };
-}
-
-async function ask(target: Target, ids: Array<{ type: string; value: string }>, region: string | undefined): Promise<{ results: Result[]; subjects: Subject[] }> {
-  let res: Response;
-  try {
-    res = await fetch(target.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${target.token}` },
-      body: JSON.stringify({ query: LOOKUP_QUERY, variables: { ids, ...(region === undefined ? {} : { region }) } }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new NoAnswer(`cannot reach the node at ${target.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  let body: { data?: { lookup?: { results: Result[]; subjects: Subject[] } } | null; errors?: Array<{ message: string; extensions?: { code?: string; retryAfter?: number } }> };
-  try {
-    body = (await res.json()) as typeof body;
-  } catch {
-    throw new NoAnswer(`the node at ${target.url} answered HTTP ${res.status} without a GraphQL response`);
-  }
-  const e = body.errors?.[0];
-  if (e !== undefined) {
-    const code = e.extensions?.code ?? `HTTP ${res.status}`;
-    const retry = e.extensions?.retryAfter === undefined ? '' : ` (retry in ${e.extensions.retryAfter} s)`;
-    throw new NoAnswer(`the node refused the lookup: ${e.message}${retry} [${code}]`);
-  }
-  if (!body.data?.lookup) throw new NoAnswer(`the node at ${target.url} answered HTTP ${res.status} without a lookup result`);
-  return body.data.lookup;
+function ask(target: NodeTarget, ids: Array<{ type: string; value: string }>, region: string | undefined): Promise<{ results: Result[]; subjects: Subject[] }> {
+  return askNode(target, LOOKUP_QUERY, { ids, ...(region === undefined ? {} : { region }) }, 'lookup');
 }
 
 function printJson(type: string, results: Result[], subjects: Subject[], offset: number): void {

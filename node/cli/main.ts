@@ -7,6 +7,7 @@ import { tokenCommand } from './token.ts';
 import { importCommand } from './import.ts';
 import { normalizeCommand } from './normalize.ts';
 import { lookupCommand } from './lookup.ts';
+import { exportCommand } from './export.ts';
 import { initCommand } from './init.ts';
 import { rotateKeysCommand } from './rotate-keys.ts';
 import { adminCommand } from './admin.ts';
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   import: importCommand,
   normalize: normalizeCommand,
   lookup: lookupCommand,
+  export: exportCommand,
   init: initCommand,
   'rotate-keys': rotateKeysCommand,
   admin: adminCommand,
