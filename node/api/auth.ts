@@ -29,10 +29,19 @@ export type TokenVerifier = (token: string) => Promise<Principal>;
  * node's own Ed25519 key (EdDSA only), and optionally an external identity provider's JWKS. The
  * issuer claim only picks which of the two to try; the verification itself pins it again.
  */
-export function createTokenVerifier(auth: AuthConfig, localKey: CryptoKey): TokenVerifier {
+export function createTokenVerifier(auth: AuthConfig, localKey: CryptoKey, opts: { now?: () => number } = {}): TokenVerifier {
   const remote = auth.jwksUrl !== undefined ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000, timeoutDuration: 5000 }) : undefined;
+  const verified = new VerifiedTokens(opts.now ?? Date.now);
 
   return async (token: string): Promise<Principal> => {
+    const known = verified.get(token);
+    if (known !== undefined) return known;
+    const principal = await verify(token);
+    verified.add(token, principal);
+    return principal;
+  };
+
+  async function verify(token: string): Promise<Principal> {
     let claims: JWTPayload;
     try {
       decodeProtectedHeader(token);
@@ -63,7 +72,47 @@ export function createTokenVerifier(auth: AuthConfig, localKey: CryptoKey): Toke
       throw new AuthError('UNAUTHENTICATED', describeJoseError(err), { reason: reasonOf(err) });
     }
     throw new AuthError('UNAUTHENTICATED', 'the token was issued by an issuer this node does not accept', { reason: 'issuer' });
-  };
+  }
+}
+
+/** How long a verified token is taken without verifying its signature again. */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKENS_MAX = 10_000;
+
+/**
+ * Tokens verified in the last minute, so a client sending the same bearer token with every request
+ * costs one signature check per minute instead of one per request (an Ed25519 verification costs more
+ * than the rest of a lookup's work in this process). An entry never outlives the token's `exp`, so
+ * an expired token is refused exactly as before; a JWKS key the provider withdraws stops being
+ * accepted within the minute. Tokens are kept whole as keys (they are already in memory with every
+ * request); the oldest entries go first once the map is full.
+ */
+class VerifiedTokens {
+  readonly #now: () => number;
+  readonly #entries = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  get(token: string): Principal | undefined {
+    const e = this.#entries.get(token);
+    if (e === undefined) return undefined;
+    if (e.until <= this.#now()) {
+      this.#entries.delete(token);
+      return undefined;
+    }
+    // A copy: callers may treat the principal as their own.
+    return { ...e.principal, roles: [...e.principal.roles] };
+  }
+
+  add(token: string, principal: Principal): void {
+    const exp = decodeJwt(token).exp;
+    const until = Math.min(this.#now() + VERIFIED_TOKEN_TTL_MS, typeof exp === 'number' ? exp * 1000 : 0);
+    if (until <= this.#now()) return;
+    if (this.#entries.size >= VERIFIED_TOKENS_MAX) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(token, { principal: { ...principal, roles: [...principal.roles] }, until });
+  }
 }
 
 function rolesOf(payload: JWTPayload, claim: string): Role[] {

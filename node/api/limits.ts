@@ -52,6 +52,21 @@ export function checkTokenLimit(source: string, maxTokens: number): void {
   }
 }
 
+/**
+ * `checkTokenLimit` that remembers the documents it passed (the last `size` distinct ones): clients
+ * send the same few documents over and over with new variables, and counting tokens is a full parse.
+ * A document within the limit always is, so remembering it changes no answer.
+ */
+export function tokenLimitCheck(maxTokens: number, size = 1024): (source: string) => void {
+  const passed = new Set<string>();
+  return (source) => {
+    if (passed.has(source)) return;
+    checkTokenLimit(source, maxTokens);
+    if (passed.size >= size) passed.delete(passed.values().next().value!);
+    passed.add(source);
+  };
+}
+
 /** Page size assumed for a list field with a `first`/`last` argument that has no value and no default. */
 const UNKNOWN_PAGE_SIZE = 500;
 

@@ -12,7 +12,7 @@ import { AuthError, allowed, type Principal, type Role, type TokenVerifier } fro
 import type { ApiContext } from './context.ts';
 import { maskError } from './errors.ts';
 import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
-import { checkTokenLimit, limitValidationRules, operationCost, tooComplex } from './limits.ts';
+import { checkTokenLimit, limitValidationRules, operationCost, tokenLimitCheck, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { recordResolvers } from './resolvers/records.ts';
 import { indicatorResolvers } from './resolvers/indicators.ts';
@@ -245,8 +245,9 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       },
     });
 
+    const withinTokenLimit = tokenLimitCheck(config.limits.tokens);
     gql.graphql.addHook('preParsing', async (_schema, source) => {
-      checkTokenLimit(source, config.limits.tokens);
+      withinTokenLimit(source);
     });
     // Subscriptions have hooks of their own; the same document limits apply.
     gql.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {

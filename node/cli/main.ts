@@ -8,9 +8,11 @@ import { importCommand } from './import.ts';
 import { normalizeCommand } from './normalize.ts';
 import { lookupCommand } from './lookup.ts';
 import { exportCommand } from './export.ts';
+import { benchCommand } from './bench.ts';
 import { initCommand } from './init.ts';
 import { rotateKeysCommand } from './rotate-keys.ts';
 import { adminCommand } from './admin.ts';
+import { demoCommand } from './demo.ts';
 
 export interface Command {
   summary: string;
@@ -39,6 +41,8 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   init: initCommand,
   'rotate-keys': rotateKeysCommand,
   admin: adminCommand,
+  bench: benchCommand,
+  demo: demoCommand,
 };
 
 function mainHelp(): string {

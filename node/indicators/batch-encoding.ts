@@ -88,10 +88,18 @@ export function isHash(s: unknown): s is string {
   return typeof s === 'string' && isCanonicalBase64url(s, 32);
 }
 
+// The last valid day and time seen: items of one batch mostly share them, and checking the same
+// string again would give the same answer.
+let lastDay = '';
+let lastSecond = '';
+
 /** A calendar day `YYYY-MM-DD` that exists. */
 export function isDay(s: unknown): s is string {
+  if (s === lastDay) return true;
   const m = typeof s === 'string' ? DAY.exec(s) : null;
-  return m !== null && existsDay(m);
+  if (m === null || !existsDay(m)) return false;
+  lastDay = s as string;
+  return true;
 }
 
 // Proleptic Gregorian calendar, years 0000-9999, as ISO 8601 and JavaScript's Date have it.
@@ -106,8 +114,11 @@ function existsDay(m: RegExpExecArray): boolean {
 
 /** An instant `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds, no leap second) that exists. */
 export function isSecond(s: unknown): s is string {
+  if (s === lastSecond) return true;
   const m = typeof s === 'string' ? SECOND.exec(s) : null;
-  return m !== null && existsDay(m);
+  if (m === null || !existsDay(m)) return false;
+  lastSecond = s as string;
+  return true;
 }
 
 /** `date` as the batch's timestamp form, `YYYY-MM-DDTHH:MM:SSZ` (sub-second part dropped). */
@@ -187,16 +198,26 @@ export function checkBatchForms(batch: Batch): void {
     throw bad('prev', batch.seq === 1 ? 'must be null in the first batch (seq 1)' : 'must be the hash of the previous batch: 43 base64url characters (32 bytes)');
   }
   if (!isSecond(batch.createdAt)) throw bad('createdAt', 'must be a UTC time YYYY-MM-DDTHH:MM:SSZ');
-  const seen = new Map<string, number>();
-  batch.items.forEach((item, index) => {
+  // Items by digest (the index of the first, or of all once a digest repeats): a digest names one
+  // identifier, so a repeat is rare and the full key is only compared then.
+  const byDigest = new Map<string, number | number[]>();
+  const { items } = batch;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
     checkItem(item, index);
-    const key = `${item.type} ${item.digest} ${item.ref}`;
-    const first = seen.get(key);
+    const seen = byDigest.get(item.digest);
+    if (seen === undefined) {
+      byDigest.set(item.digest, index);
+      continue;
+    }
+    const earlier = typeof seen === 'number' ? [seen] : seen;
+    const first = earlier.find((j) => items[j]!.type === item.type && items[j]!.ref === item.ref);
     if (first !== undefined) {
       throw new BatchError('non_canonical', `items[${index}] repeats items[${first}] (same type, digest and ref); a batch holds at most one item per indicator`, { index, field: 'digest' });
     }
-    seen.set(key, index);
-  });
+    earlier.push(index);
+    if (earlier !== seen) byDigest.set(item.digest, earlier);
+  }
 }
 
 /** Checks one item is a canonical indicator; throws `non_canonical` with its index and field. */
@@ -261,4 +282,136 @@ export function canonicalPayload(batch: Batch): string {
  */
 export function encodeBatch(batch: Batch, limits?: Partial<BatchLimits>): Uint8Array {
   return Buffer.from(canonicalPayload(validateBatch(batch, limits)), 'latin1');
+}
+
+/**
+ * Characters a canonical payload never holds: anything that would need a JSON escape (`"` is the
+ * string delimiter and is found by position), a backslash, and everything outside printable ASCII.
+ */
+const NOT_PLAIN = /[\\\x00-\x1f\x7f-\uffff]/;
+/** An integer as canonical JSON writes one below 10^15 (so exactly a safe integer): no sign, no leading zero. */
+const PLAIN_INTEGER = /^(?:0|[1-9]\d{0,14})$/;
+/**
+ * Text the decoder keeps ahead of its position before each item and around the batch's own members:
+ * a canonical item is under 400 characters, the members before and after the items under 600.
+ * Anything longer is not what a correct publisher signs, and is left to the general path.
+ */
+const LOOKAHEAD = 2048;
+
+/**
+ * Reads a payload that is already exactly in canonical form (§3 of schema/wire.md) without a
+ * general JSON parser: fixed member order, no whitespace, strings without escapes, integers in
+ * plain decimal. Returns the batch that `JSON.parse` would give, or `undefined` as soon as anything
+ * differs from that form, in which case the caller falls back to the general path (`JSON.parse`,
+ * `checkBatchShape`, and comparing the bytes with `canonicalPayload`), which finds the precise
+ * error. So for every text it accepts, `canonicalPayload(result)` is that text: the decoder only
+ * skips work, it never decides what is valid. Value forms (ids, hashes, enums, days) are not
+ * checked here; `checkBatchForms` does that for both paths.
+ *
+ * The text comes as one string or in consecutive pieces (each byte of the payload one character,
+ * latin1), so that a payload of half a megabyte never has to exist as one string.
+ */
+export function decodeCanonicalPayload(payload: string | Iterable<string>): Batch | undefined {
+  const pieces = typeof payload === 'string' ? [payload][Symbol.iterator]() : payload[Symbol.iterator]();
+  let text = '';
+  let at = 0;
+  let more = true;
+  /** Makes sure LOOKAHEAD characters (or all that is left) are ahead of `at`; false if the text is not plain. */
+  const fill = (): boolean => {
+    while (more && text.length - at < LOOKAHEAD) {
+      const next = pieces.next();
+      if (next.done === true) {
+        more = false;
+        break;
+      }
+      if (NOT_PLAIN.test(next.value)) return false;
+      text = text.slice(at) + next.value;
+      at = 0;
+    }
+    return true;
+  };
+  const literal = (s: string): boolean => {
+    if (!text.startsWith(s, at)) return false;
+    at += s.length;
+    return true;
+  };
+  // A string value: at the opening quote; no escape can occur (NOT_PLAIN), so it ends at the next quote.
+  const string = (): string | undefined => {
+    if (text.charCodeAt(at) !== 34) return undefined;
+    const end = text.indexOf('"', at + 1);
+    if (end < 0) return undefined;
+    const s = text.slice(at + 1, end);
+    at = end + 1;
+    return s;
+  };
+  const integer = (): number | undefined => {
+    let end = at;
+    while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+    const digits = text.slice(at, end);
+    if (!PLAIN_INTEGER.test(digits)) return undefined;
+    at = end;
+    return Number(digits);
+  };
+
+  if (!fill() || !literal('{"alliance":')) return undefined;
+  const alliance = string();
+  if (alliance === undefined || !literal(',"createdAt":')) return undefined;
+  const createdAt = string();
+  if (createdAt === undefined || !literal(',"epoch":')) return undefined;
+  const epoch = integer();
+  if (epoch === undefined || !literal(',"items":[')) return undefined;
+  const items: Indicator[] = [];
+  if (!literal(']')) {
+    for (;;) {
+      if (!fill() || !literal('{"categories":[')) return undefined;
+      const categories: string[] = [];
+      if (!literal(']')) {
+        for (;;) {
+          const c = string();
+          if (c === undefined) return undefined;
+          categories.push(c);
+          if (literal(']')) break;
+          if (!literal(',')) return undefined;
+        }
+      }
+      if (!literal(',"confidence":')) return undefined;
+      const confidence = integer();
+      if (confidence === undefined || !literal(',"digest":')) return undefined;
+      const digest = string();
+      if (digest === undefined || !literal(',"expiresAt":')) return undefined;
+      const expiresAt = string();
+      if (expiresAt === undefined || !literal(',"firstSeen":')) return undefined;
+      const firstSeen = string();
+      if (firstSeen === undefined || !literal(',"op":')) return undefined;
+      const op = string();
+      if (op === undefined || !literal(',"ref":')) return undefined;
+      const ref = string();
+      if (ref === undefined || !literal(',"status":')) return undefined;
+      const status = string();
+      if (status === undefined || !literal(',"type":')) return undefined;
+      const type = string();
+      if (type === undefined || !literal('}')) return undefined;
+      // Typed loosely here, like JSON.parse's result: checkBatchForms checks every value.
+      items.push({ categories, confidence, digest, expiresAt, firstSeen, op, ref, status, type } as unknown as Indicator);
+      if (literal(']')) break;
+      if (!literal(',')) return undefined;
+    }
+  }
+  if (!fill() || !literal(',"kid":')) return undefined;
+  const kid = string();
+  if (kid === undefined || !literal(',"origin":')) return undefined;
+  const origin = string();
+  if (origin === undefined || !literal(',"prev":')) return undefined;
+  let prev: string | null;
+  if (literal('null')) prev = null;
+  else {
+    const p = string();
+    if (p === undefined) return undefined;
+    prev = p;
+  }
+  if (!literal(',"seq":')) return undefined;
+  const seq = integer();
+  // Nothing may follow (fill() pulls whatever pieces are left).
+  if (seq === undefined || !literal(',"v":1}') || !fill() || at !== text.length) return undefined;
+  return { alliance, createdAt, epoch, items, kid, origin, prev, seq, v: BATCH_VERSION };
 }

@@ -41,8 +41,9 @@
  * sets commit together or not at all. Received batches are stored with `published_at` set (they are
  * already out on the network); only this node's own batches (`appendOwn`) start unpublished.
  *
- * Signatures are verified outside any transaction; `ingestMany` stores consecutive batches in a few
- * chunked transactions with set-based statements (no per-item round trips).
+ * `ingestMany` verifies a few batches ahead of the one it writes; each stored batch is written by one
+ * set-based statement (its row, its adds and its removals: no per-item round trips), and consecutive
+ * batches of one origin share a transaction, whose matching step (`onIndicators`) runs once.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
@@ -141,10 +142,14 @@ export async function lockOrigins(tx: Queryable, origins: Iterable<string>): Pro
 }
 
 const DEFAULT_SKEW_MS = 5 * 60_000;
-/** Per ingestMany transaction: enough to amortise the commit, small enough to keep statements bounded. */
+/**
+ * Per ingestMany transaction: enough items to amortise the commit and the matching step, few enough
+ * that the matching step's statement stays small.
+ */
+const CHUNK_ITEMS = 8_000;
 const CHUNK_BATCHES = 64;
-const CHUNK_ITEMS = 20_000;
-const CHUNK_BYTES = 8 * 1024 * 1024;
+/** Batches verified ahead of the one being written. */
+const VERIFY_AHEAD = 4;
 const RANGE_LIMIT = 256;
 const RANGE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -164,6 +169,60 @@ interface Effect {
 interface ChainHead {
   seq: number;
   hash: string;
+}
+
+/** A batch's outcome, and for a stored one what it changed. */
+interface Stored {
+  outcome: IngestOutcome;
+  effect?: Effect;
+  batch?: Batch;
+  hash?: string;
+}
+
+/**
+ * Verifies a list of batches in order, in the background, at most `ahead` batches beyond the one
+ * last asked for, handing the event loop back between batches so the statements of the batches
+ * before are sent and answered meanwhile.
+ */
+class VerifyAhead {
+  readonly #list: Array<string | Uint8Array>;
+  readonly #verify: (jws: string | Uint8Array) => Promise<VerifyResult>;
+  readonly #ahead: number;
+  readonly #results: Array<Promise<VerifyResult>> = [];
+  #closed = false;
+
+  constructor(list: Array<string | Uint8Array>, verify: (jws: string | Uint8Array) => Promise<VerifyResult>, ahead: number) {
+    this.#list = list;
+    this.#verify = verify;
+    this.#ahead = ahead;
+  }
+
+  get length(): number {
+    return this.#list.length;
+  }
+
+  get(i: number): Promise<VerifyResult> {
+    const last = Math.min(i + this.#ahead, this.#list.length - 1);
+    for (let k = this.#results.length; k <= last; k++) {
+      const before = this.#results[k - 1] ?? Promise.resolve();
+      const result = before.then(() => yieldToEventLoop()).then(() => (this.#closed ? CLOSED : this.#verify(this.#list[k]!)));
+      // Asked for later (or never, if a write fails first): its failure must not go unhandled.
+      result.catch(() => {});
+      this.#results.push(result);
+    }
+    return this.#results[i]!;
+  }
+
+  /** Stops verifying what nobody will ask for (ingestMany returned or failed). */
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+const CLOSED: VerifyResult = { ok: false, outcome: { status: 'rejected', reason: 'malformed', message: 'not verified: ingest ended' } };
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export class BatchStore {
@@ -232,30 +291,32 @@ export class BatchStore {
   /**
    * Ingests batches (of one or more origins, each origin's in seq order), with the same outcomes as
    * ingesting them one by one: a batch refused or missing makes the origin's next ones `gap`.
+   *
+   * Verification runs a few batches ahead of the writes, each batch is written by one statement as
+   * soon as it is verified, and consecutive batches of one origin share a transaction (up to
+   * CHUNK_ITEMS items), whose matching step runs once at its end. Each statement stays well under
+   * a megabyte: buffers of many megabytes, on either side of the connection, cost more than the
+   * rows they carry.
    */
   async ingestMany(list: Array<string | Uint8Array>): Promise<IngestOutcome[]> {
     const out = new Array<IngestOutcome>(list.length);
-    let start = 0;
-    // Verification of the next chunk runs while the current one is written.
-    let verifying = this.#verifyChunk(list, start);
-    while (start < list.length) {
-      const { end, results } = await verifying;
-      if (end < list.length) {
-        verifying = this.#verifyChunk(list, end);
-        // Awaited next round; if the write below throws first, its failure must not go unhandled.
-        verifying.catch(() => {});
+    const verified = new VerifyAhead(list, (jws) => this.verify(jws), VERIFY_AHEAD);
+    try {
+      let i = 0;
+      while (i < list.length) {
+        const first = await verified.get(i);
+        if (!first.ok) {
+          out[i] = first.outcome;
+          i++;
+          continue;
+        }
+        const run = await this.#db.transaction((tx) => this.#storeRun(tx, verified, i, first.verified.batch.origin));
+        run.results.forEach((r, k) => (out[i + k] = r.outcome));
+        this.#emit(run.results);
+        i += run.results.length;
       }
-      const pending: Array<{ index: number; p: Pending }> = [];
-      results.forEach((r, i) => {
-        if (r.ok) pending.push({ index: start + i, p: { verified: r.verified, liveEpoch: this.#epochLive(r.verified.batch.epoch) } });
-        else out[start + i] = r.outcome;
-      });
-      if (pending.length > 0) {
-        const stored = await this.#store(pending.map((x) => x.p));
-        stored.forEach((o, i) => (out[pending[i]!.index] = o.outcome));
-        this.#emit(stored);
-      }
-      start = end;
+    } finally {
+      verified.close();
     }
     return out;
   }
@@ -272,8 +333,8 @@ export class BatchStore {
     if (batch.seq !== headSeq + 1 || batch.prev !== (head?.hash ?? null)) {
       throw new Error(`own batch ${batch.seq} does not continue the chain of ${batch.origin} (head ${headSeq})`);
     }
-    const effects = await writeBatches(tx, [{ verified: { batch, hash, jws }, liveEpoch: true }], this.#now(), false);
-    await this.#changed(tx, { keys: changedKeys([batch], effects) });
+    const effect = await writeBatch(tx, { verified: { batch, hash, jws }, liveEpoch: true }, this.#now(), false);
+    await this.#changed(tx, { keys: changedKeys([{ batch, effect }]) });
   }
 
   /** The head (highest seq and its hash) of every origin that has stored batches. */
@@ -389,112 +450,58 @@ export class BatchStore {
     return { key, origin: found.member.id };
   }
 
-  /** Verifies the chunk of `list` starting at `start`, in parallel; `end` is where the next chunk starts. */
-  async #verifyChunk(list: Array<string | Uint8Array>, start: number): Promise<{ end: number; results: VerifyResult[] }> {
-    let end = start;
-    let bytes = 0;
-    // Anything that is not a string or bytes counts as empty here; verify() refuses it.
-    const size = (x: unknown) => (typeof x === 'string' || x instanceof Uint8Array ? x.length : 0);
-    while (end < list.length && end - start < CHUNK_BATCHES && (end === start || bytes + size(list[end]) <= CHUNK_BYTES)) {
-      bytes += size(list[end]);
-      end++;
-    }
-    const results = await Promise.all(list.slice(start, end).map((jws) => this.verify(jws)));
-    return { end, results };
-  }
-
-  /** Chain checks and writes, in transactions of at most CHUNK_ITEMS items. */
-  async #store(pending: Pending[]): Promise<Array<{ outcome: IngestOutcome; effect?: Effect; batch?: Batch; hash?: string }>> {
-    const out: Array<{ outcome: IngestOutcome; effect?: Effect; batch?: Batch; hash?: string }> = [];
-    let i = 0;
-    while (i < pending.length) {
-      let j = i;
-      let items = 0;
-      while (j < pending.length && (j === i || items + pending[j]!.verified.batch.items.length <= CHUNK_ITEMS)) {
-        items += pending[j]!.verified.batch.items.length;
-        j++;
+  /**
+   * Stores, in `tx`, the batches of `origin` from `start` on (verified as they come), until one of
+   * another origin or the transaction's budget: chain checks under the origin's lock, one statement
+   * per stored batch, then the matching step for all of them. Returns the outcomes of the batches
+   * it took, in order.
+   */
+  async #storeRun(tx: Queryable, verified: VerifyAhead, start: number, origin: string): Promise<{ results: Stored[] }> {
+    await lockOrigins(tx, [origin]);
+    let head = await this.head(origin, tx);
+    const results: Stored[] = [];
+    let items = 0;
+    for (let i = start; i < verified.length && results.length < CHUNK_BATCHES; i++) {
+      const r = await verified.get(i);
+      if (!r.ok) {
+        results.push({ outcome: r.outcome });
+        continue;
       }
-      const part = pending.slice(i, j);
-      out.push(...(await this.#db.transaction((tx) => this.#storeChunk(tx, part))));
-      i = j;
-    }
-    return out;
-  }
-
-  async #storeChunk(tx: Queryable, part: Pending[]): Promise<Array<{ outcome: IngestOutcome; effect?: Effect; batch?: Batch; hash?: string }>> {
-    const origins = [...new Set(part.map((p) => p.verified.batch.origin))];
-    await lockOrigins(tx, origins);
-    const heads = new Map<string, ChainHead>();
-    {
-      const { rows } = await tx.query<{ origin: string; seq: number; hash: string }>(
-        `SELECT o AS origin, h.seq::float8 AS seq, h.hash FROM unnest($1::text[]) AS o
-           CROSS JOIN LATERAL (SELECT seq, hash FROM batches WHERE origin = o ORDER BY seq DESC LIMIT 1) AS h`,
-        [origins],
-      );
-      for (const r of rows) heads.set(r.origin, { seq: Number(r.seq), hash: r.hash });
-    }
-    // Hashes of already stored seqs, for the batches that may be duplicates or forks.
-    const stored = new Map<string, string>();
-    const older = part.filter((p) => p.verified.batch.seq <= (heads.get(p.verified.batch.origin)?.seq ?? 0));
-    if (older.length > 0) {
-      const { rows } = await tx.query<{ origin: string; seq: number; hash: string }>(
-        `SELECT b.origin, b.seq::float8 AS seq, b.hash FROM batches b
-           JOIN unnest($1::text[], $2::bigint[]) AS q(origin, seq) ON b.origin = q.origin AND b.seq = q.seq`,
-        [older.map((p) => p.verified.batch.origin), older.map((p) => p.verified.batch.seq)],
-      );
-      for (const r of rows) stored.set(`${r.origin} ${Number(r.seq)}`, r.hash);
-    }
-
-    const results: Array<{ outcome: IngestOutcome; effect?: Effect; batch?: Batch; hash?: string }> = [];
-    const accepted: Pending[] = [];
-    const acceptedAt: number[] = [];
-    for (const p of part) {
-      const { batch, hash } = p.verified;
-      const { origin, seq } = batch;
-      const head = heads.get(origin);
+      const { batch, hash } = r.verified;
+      if (batch.origin !== origin || (items > 0 && items + batch.items.length > CHUNK_ITEMS)) break;
+      const { seq } = batch;
       const headSeq = head?.seq ?? 0;
       if (seq <= headSeq) {
-        const have = stored.get(`${origin} ${seq}`);
+        const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM batches WHERE origin = $1 AND seq = $2', [origin, seq]);
+        const have = rows[0]?.hash;
         if (have === hash) results.push({ outcome: { status: 'duplicate', origin, seq, hash } });
-        else {
-          results.push({
-            outcome: { status: 'rejected', reason: 'fork', origin, seq, message: `FORK: ${origin} signed two different batches at seq ${seq} (stored ${have}, received ${hash})` },
-          });
-        }
+        else results.push({ outcome: { status: 'rejected', reason: 'fork', origin, seq, message: `FORK: ${origin} signed two different batches at seq ${seq} (stored ${have}, received ${hash})` } });
       } else if (seq > headSeq + 1) {
         results.push({ outcome: { status: 'gap', origin, seq, head: headSeq } });
       } else if (batch.prev !== (head?.hash ?? null)) {
         results.push({ outcome: { status: 'rejected', reason: 'bad_prev', origin, seq, message: `prev of ${origin} batch ${seq} is not the hash of its stored batch ${headSeq}` } });
       } else {
-        heads.set(origin, { seq, hash });
-        stored.set(`${origin} ${seq}`, hash);
-        acceptedAt.push(results.length);
-        accepted.push(p);
-        results.push({ outcome: { status: 'duplicate', origin, seq, hash } }); // replaced below
-      }
-    }
-    if (accepted.length > 0) {
-      const effects = await writeBatches(tx, accepted, this.#now(), true);
-      await this.#changed(tx, { keys: changedKeys(accepted.map((p) => p.verified.batch), effects) });
-      accepted.forEach((p, k) => {
-        const { batch, hash } = p.verified;
-        const effect = effects[k]!;
-        results[acceptedAt[k]!] = {
-          outcome: { status: 'stored', origin: batch.origin, seq: batch.seq, hash, epoch: batch.epoch, items: batch.items.length, adds: effect.adds.length, retracts: effect.retracts.length },
+        const effect = await writeBatch(tx, { verified: r.verified, liveEpoch: this.#epochLive(batch.epoch) }, this.#now(), true);
+        head = { seq, hash };
+        items += batch.items.length;
+        results.push({
+          outcome: { status: 'stored', origin, seq, hash, epoch: batch.epoch, items: batch.items.length, adds: effect.adds.length, retracts: effect.retracts.length },
           effect,
           batch,
           hash,
-        };
-      });
+        });
+      }
     }
-    return results;
+    const stored = results.filter((r): r is Stored & { batch: Batch; effect: Effect } => r.batch !== undefined && r.effect !== undefined);
+    if (stored.length > 0) await this.#changed(tx, { keys: changedKeys(stored) });
+    return { results };
   }
 
   async #changed(tx: Queryable, change: IndicatorChange): Promise<void> {
     if (this.#opts.onIndicators !== undefined) await this.#opts.onIndicators(tx, change);
   }
 
-  #emit(stored: Array<{ effect?: Effect; batch?: Batch; hash?: string }>): void {
+  #emit(stored: Stored[]): void {
     const listener = this.#opts.onStored;
     if (listener === undefined) return;
     for (const s of stored) {
@@ -514,12 +521,13 @@ function reject(reason: IngestRejectReason, message: string, at: { origin?: stri
 }
 
 /** Every indicator the batches set or removed, with the batch's origin. */
-function changedKeys(batches: Batch[], effects: Effect[]): IndicatorChange['keys'] {
+function changedKeys(stored: Array<{ batch: Batch; effect: Effect }>): IndicatorChange['keys'] {
   const keys: IndicatorChange['keys'] = [];
-  batches.forEach((b, k) => {
-    for (const a of effects[k]!.adds) keys.push({ origin: b.origin, ...a.key });
-    for (const r of effects[k]!.retracts) keys.push({ origin: b.origin, ...r });
-  });
+  for (const { batch, effect } of stored) {
+    const origin = batch.origin;
+    for (const a of effect.adds) keys.push({ origin, type: a.key.type, digest: a.key.digest, ref: a.key.ref });
+    for (const r of effect.retracts) keys.push({ origin, type: r.type, digest: r.digest, ref: r.ref });
+  }
   return keys;
 }
 
@@ -535,74 +543,93 @@ function effectOf(p: Pending, nowTime: string): Effect {
   return { adds, retracts };
 }
 
+const NEEDS_ESCAPE = /["\\]/;
+
+function arrayElement(v: string | null): string {
+  if (v === null) return 'NULL';
+  return NEEDS_ESCAPE.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+}
+
 /**
- * Inserts batch rows (chain already checked under the origins' locks) and applies their items in
- * three statements. The last item per indicator across the batches decides its row.
+ * A PostgreSQL text[] literal (null elements are NULL), built here rather than by the driver, whose
+ * general escaping costs more than the statement's own work at tens of thousands of values. Every
+ * element is double-quoted, so an id spelled `NULL` stays a string; the values written on the
+ * ingest path (ids, base64url, enum names, days, times) never need an escape, so that case is one join.
  */
-async function writeBatches(tx: Queryable, list: Pending[], now: Date, published: boolean): Promise<Effect[]> {
-  const nowTime = toBatchTime(now);
-  const effects = list.map((p) => effectOf(p, nowTime));
-  const batches = list.map((p) => p.verified.batch);
+export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
+  if (values.length === 0) return '{}';
+  for (const v of values) if (v === null || NEEDS_ESCAPE.test(v)) return `{${values.map(arrayElement).join(',')}}`;
+  return `{"${values.join('","')}"}`;
+}
+
+function integerArray(values: readonly number[]): string {
+  return `{${values.join(',')}}`;
+}
+
+/**
+ * Inserts one batch's row (chain already checked under the origin's lock) and applies its items, in
+ * one statement. A batch holds at most one item per indicator, so its adds and removals touch
+ * distinct rows; batches written one after another leave the last item per indicator in force.
+ */
+async function writeBatch(tx: Queryable, p: Pending, now: Date, published: boolean): Promise<Effect> {
+  const effect = effectOf(p, toBatchTime(now));
+  const { batch, hash, jws } = p.verified;
+  const set = { type: [] as string[], digest: [] as string[], ref: [] as string[], categories: [] as string[], status: [] as string[], confidence: [] as number[], firstSeen: [] as string[], expiresAt: [] as string[] };
+  for (const { item } of effect.adds) {
+    set.type.push(item.type);
+    set.digest.push(item.digest);
+    set.ref.push(item.ref);
+    set.categories.push(item.categories.join(','));
+    set.status.push(item.status);
+    set.confidence.push(item.confidence);
+    set.firstSeen.push(item.firstSeen);
+    set.expiresAt.push(item.expiresAt);
+  }
+  const del = { type: [] as string[], digest: [] as string[], ref: [] as string[] };
+  for (const r of effect.retracts) {
+    del.type.push(r.type);
+    del.digest.push(r.digest);
+    del.ref.push(r.ref);
+  }
   await tx.query(
-    `INSERT INTO batches (origin, seq, hash, prev, epoch, kid, created_at, item_count, jws, received_at, published_at)
-     SELECT b.origin, b.seq, b.hash, b.prev, b.epoch, b.kid, b.created_at, b.item_count, b.jws, $10::timestamptz, CASE WHEN $11::boolean THEN $10::timestamptz END
-       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::text[])
-            AS b(origin, seq, hash, prev, epoch, kid, created_at, item_count, jws)`,
+    `WITH stored AS (
+       INSERT INTO batches (origin, seq, hash, prev, epoch, kid, created_at, item_count, jws, received_at, published_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN $10::timestamptz END)
+     ), removed AS (
+       DELETE FROM indicators AS i USING unnest($20::text[], $21::text[], $22::text[]) AS d(type, digest, ref)
+        WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref
+     )
+     INSERT INTO indicators AS i (origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq, updated_at)
+     SELECT $1, x.type, x.digest, x.ref, $5, string_to_array(x.categories, ','), x.status, x.confidence, x.first_seen, x.expires_at, $2, $10
+       FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::smallint[], $18::date[], $19::timestamptz[])
+            AS x(type, digest, ref, categories, status, confidence, first_seen, expires_at)
+     ON CONFLICT (origin, type, digest, ref) DO UPDATE SET
+       epoch = EXCLUDED.epoch, categories = EXCLUDED.categories, status = EXCLUDED.status, confidence = EXCLUDED.confidence,
+       first_seen = EXCLUDED.first_seen, expires_at = EXCLUDED.expires_at, seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at`,
     [
-      batches.map((b) => b.origin),
-      batches.map((b) => b.seq),
-      list.map((p) => p.verified.hash),
-      batches.map((b) => b.prev),
-      batches.map((b) => b.epoch),
-      batches.map((b) => b.kid),
-      batches.map((b) => b.createdAt),
-      batches.map((b) => b.items.length),
-      list.map((p) => p.verified.jws),
+      batch.origin,
+      batch.seq,
+      hash,
+      batch.prev,
+      batch.epoch,
+      batch.kid,
+      batch.createdAt,
+      batch.items.length,
+      jws,
       now,
       published,
+      textArrayLiteral(set.type),
+      textArrayLiteral(set.digest),
+      textArrayLiteral(set.ref),
+      textArrayLiteral(set.categories),
+      textArrayLiteral(set.status),
+      integerArray(set.confidence),
+      textArrayLiteral(set.firstSeen),
+      textArrayLiteral(set.expiresAt),
+      textArrayLiteral(del.type),
+      textArrayLiteral(del.digest),
+      textArrayLiteral(del.ref),
     ],
   );
-
-  // Last item per indicator wins: a later batch's add after a retract (or the reverse) decides.
-  const last = new Map<string, { origin: string; seq: number; epoch: number; key: IndicatorKey; item?: Batch['items'][number] }>();
-  batches.forEach((b, k) => {
-    const e = effects[k]!;
-    for (const a of e.adds) last.set(`${b.origin} ${a.key.type} ${a.key.digest} ${a.key.ref}`, { origin: b.origin, seq: b.seq, epoch: b.epoch, key: a.key, item: a.item });
-    for (const r of e.retracts) last.set(`${b.origin} ${r.type} ${r.digest} ${r.ref}`, { origin: b.origin, seq: b.seq, epoch: b.epoch, key: r });
-  });
-  const sets = [...last.values()].filter((x) => x.item !== undefined);
-  const dels = [...last.values()].filter((x) => x.item === undefined);
-  if (sets.length > 0) {
-    await tx.query(
-      `INSERT INTO indicators AS i (origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq, updated_at)
-       SELECT x.origin, x.type, x.digest, x.ref, x.epoch, string_to_array(x.categories, ','), x.status, x.confidence, x.first_seen, x.expires_at, x.seq, $12::timestamptz
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::smallint[], $9::date[], $10::timestamptz[], $11::bigint[])
-              AS x(origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq)
-       ON CONFLICT (origin, type, digest, ref) DO UPDATE SET
-         epoch = EXCLUDED.epoch, categories = EXCLUDED.categories, status = EXCLUDED.status, confidence = EXCLUDED.confidence,
-         first_seen = EXCLUDED.first_seen, expires_at = EXCLUDED.expires_at, seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at`,
-      [
-        sets.map((x) => x.origin),
-        sets.map((x) => x.key.type),
-        sets.map((x) => x.key.digest),
-        sets.map((x) => x.key.ref),
-        sets.map((x) => x.epoch),
-        sets.map((x) => x.item!.categories.join(',')),
-        sets.map((x) => x.item!.status),
-        sets.map((x) => x.item!.confidence),
-        sets.map((x) => x.item!.firstSeen),
-        sets.map((x) => x.item!.expiresAt),
-        sets.map((x) => x.seq),
-        now,
-      ],
-    );
-  }
-  if (dels.length > 0) {
-    await tx.query(
-      `DELETE FROM indicators AS i USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(origin, type, digest, ref)
-        WHERE i.origin = d.origin AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref`,
-      [dels.map((x) => x.origin), dels.map((x) => x.key.type), dels.map((x) => x.key.digest), dels.map((x) => x.key.ref)],
-    );
-  }
-  return effects;
+  return effect;
 }

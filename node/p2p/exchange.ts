@@ -19,6 +19,7 @@
  *   await exchange.stop();
  */
 import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
@@ -31,6 +32,7 @@ import { createHost, type Host } from './host.ts';
 import { PeerDirectory, type Backoff } from './peers.ts';
 import { ExchangeMetrics } from './metrics.ts';
 import {
+  DEFAULT_EXCHANGE_LIMITS,
   batchesTopic,
   registerExchangeProtocols,
   requestHeads,
@@ -39,6 +41,7 @@ import {
   type ExchangeLimits,
   type ExchangeProtocols,
   type RateLimit,
+  type SyncResponse,
 } from './protocols.ts';
 import { isWireError } from './wire.ts';
 
@@ -83,6 +86,11 @@ export interface ExchangeOptions {
   rateLimit?: Partial<RateLimit> | undefined;
   /** Gossipsub heartbeat, ms (tests run it faster). */
   heartbeatIntervalMs?: number | undefined;
+  /**
+   * How long a connected member may stay missing from gossip (not a subscriber of the batches topic
+   * in this node's gossipsub) before the connection is dropped and redialed; default 10000 ms.
+   */
+  gossipRepairMs?: number | undefined;
 }
 
 export interface Exchange extends NetworkSource {
@@ -99,11 +107,17 @@ export interface Exchange extends NetworkSource {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** Failed sync requests in a row that a sync retries before it waits for the next heads exchange. */
+const SYNC_RETRIES = 3;
+/** Failures worth a retry: the peer was slow or busy, not wrong. */
+const RETRYABLE = new Set(['TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED']);
+
 /** Creates the host and starts exchanging. Throws HostError when the host cannot listen. */
 export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const log = opts.logger.child({ component: 'p2p' });
   const { alliance, store, roster } = opts;
   const syncLimit = opts.syncLimit ?? 256;
+  const responseBytes = { ...DEFAULT_EXCHANGE_LIMITS, ...opts.limits }.responseBytes;
   const batches = batchesTopic(alliance);
   const rosterT = rosterTopic(alliance);
   /** Highest seq any peer announced per origin (for `network.heads` and the lag gauge). */
@@ -155,7 +169,9 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
           };
         },
         async batches(origin, from, limit) {
-          const items = await store.range(origin, from, { limit });
+          // As many as the response may carry: at 1000 indicators a batch is about 300 KB, so the
+          // range's own 4 MiB default would hold a catching-up node to a dozen batches per round trip.
+          const items = await store.range(origin, from, { limit, maxBytes: responseBytes });
           const head = await store.head(origin);
           return { items, more: head !== undefined && head.seq >= from + items.length };
         },
@@ -173,6 +189,43 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const unwatch = roster.watch((state, previousSeq) => void onRosterChange(state, previousSeq));
   const headsTimer = setInterval(() => void exchangeAllHeads(), opts.headsIntervalMs);
   headsTimer.unref?.();
+  const gossipRepairMs = opts.gossipRepairMs ?? 10_000;
+  const gossipTimer = setInterval(() => checkGossip(), Math.max(50, Math.floor(gossipRepairMs / 4)));
+  gossipTimer.unref?.();
+
+  // ------------------------------------------------------------------------------------------
+  // Gossip state
+
+  /** Connected members missing from gossip, and since when (performance.now()). */
+  const missingFromGossip = new Map<string, number>();
+
+  /**
+   * gossipsub keeps one stream each way per peer, whichever connection it was opened on. When two
+   * members dial each other at once they hold two connections; if the one carrying a gossip stream
+   * fails, gossipsub drops the peer (or the stream) for good although the other connection stays
+   * open, and nothing is gossiped between the two until they reconnect. Every member subscribes to
+   * the batches topic, so a connected member that is not a subscriber here is in that state: after
+   * `gossipRepairMs` its connections are closed, and the peer directory dials it afresh.
+   */
+  function checkGossip(): void {
+    if (stopped) return;
+    const subscribed = new Set(host.services.pubsub.getSubscribers(batches).map(String));
+    const now = performance.now();
+    const still = new Set<string>();
+    for (const p of peers.status()) {
+      if (!p.connected || subscribed.has(p.peerId)) continue;
+      still.add(p.peerId);
+      const since = missingFromGossip.get(p.peerId);
+      if (since === undefined) missingFromGossip.set(p.peerId, now);
+      else if (now - since >= gossipRepairMs) {
+        missingFromGossip.delete(p.peerId);
+        log.warn({ member: p.memberId, peer: p.peerId }, 'connected peer missing from gossip; reconnecting');
+        metrics.gossipReconnect();
+        void host.hangUp(peerIdFromString(p.peerId)).catch((err: unknown) => log.debug({ peer: p.peerId, err }, 'hang-up failed'));
+      }
+    }
+    for (const id of missingFromGossip.keys()) if (!still.has(id)) missingFromGossip.delete(id);
+  }
 
   // ------------------------------------------------------------------------------------------
   // Gossip validators
@@ -318,14 +371,49 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     return slot.running;
   }
 
+  /**
+   * Fetches `origin`'s batches from `peerId` and stores them, page after page. The next page is asked
+   * for as soon as a page has arrived, so it travels while this one is verified and stored: a node
+   * catching up waits on its database or on the network, not on both in turn. A request that fails
+   * after progress (a timeout, a busy peer) is retried a few times before the sync gives up until the
+   * next heads exchange.
+   */
   async function syncOrigin(origin: string, peerId: string): Promise<void> {
+    let prefetch: { from: number; page: Promise<SyncResponse>; cancel: AbortController } | undefined;
+    const fetchPage = (from: number) => {
+      const cancel = new AbortController();
+      const page = requestSync(host, peerId, alliance, { kind: 'batches', origin, from, limit: syncLimit }, { metrics, signal: AbortSignal.any([abort.signal, cancel.signal]), limits: opts.limits });
+      // Awaited below unless dropped; a dropped page's failure is of no interest.
+      page.catch(() => undefined);
+      return { from, page, cancel };
+    };
+    const drop = () => {
+      prefetch?.cancel.abort();
+      prefetch = undefined;
+    };
+    let failures = 0;
     try {
       for (;;) {
         if (stopped) return;
         const from = ((await store.head(origin))?.seq ?? 0) + 1;
-        const res = await requestSync(host, peerId, alliance, { kind: 'batches', origin, from, limit: syncLimit }, { metrics, signal: abort.signal, limits: opts.limits });
+        if (prefetch?.from !== from) {
+          drop();
+          prefetch = fetchPage(from);
+        }
+        let res: SyncResponse;
+        try {
+          res = await prefetch.page;
+        } catch (err) {
+          prefetch = undefined;
+          if (stopped || ++failures > SYNC_RETRIES || !isWireError(err) || !RETRYABLE.has(err.code)) throw err;
+          await new Promise((r) => setTimeout(r, (isWireError(err) ? Number(err.details?.retryAfterMs ?? 0) : 0) || 250 * failures));
+          continue;
+        }
+        prefetch = undefined;
+        failures = 0;
         peers.markSeen(peerId);
         if (res.items.length === 0) return;
+        if (res.more) prefetch = fetchPage(from + res.items.length);
         log.debug({ peer: peerId, origin, from, batches: res.items.length, more: res.more }, 'batches fetched');
         const outcomes = await store.ingestMany(res.items);
         let stored = 0;
@@ -339,6 +427,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         log.debug({ origin, stored }, 'batches synced');
         const bad = outcomes.find((o) => o.status === 'rejected' || o.status === 'future_epoch');
         if (bad?.status === 'future_epoch') {
+          drop();
           await syncRoster(peerId);
           continue;
         }
@@ -348,6 +437,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (stopped) return;
       log.debug({ peer: peerId, origin, code: isWireError(err) ? err.code : undefined, err: isWireError(err) ? undefined : err }, 'batch sync failed');
     } finally {
+      drop();
       await updateLag().catch(() => undefined);
     }
   }
@@ -451,6 +541,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (stopped) return;
       stopped = true;
       clearInterval(headsTimer);
+      clearInterval(gossipTimer);
       unwatch();
       abort.abort();
       await Promise.allSettled([...originSyncs.values()].map((s) => s.running));

@@ -197,6 +197,9 @@ export interface HostOptions {
   heartbeatIntervalMs?: number | undefined;
 }
 
+/** The least time libp2p's connection monitor waits for a ping before it aborts the connection. */
+export const PING_TIMEOUT_FLOOR_MS = 20_000;
+
 function gater(isAllowed: (peerId: string) => boolean): ConnectionGater {
   const deny = (peer: PeerId): boolean => {
     try {
@@ -235,9 +238,18 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       streamMuxers: [yamux()],
       ...(opts.psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.psk }) }),
       connectionGater: gater(opts.isAllowed),
+      // libp2p pings every connection every 10 s and aborts it when a ping fails. Its adaptive
+      // timeout follows loopback or LAN round trips down to its 5 s floor, so a node whose event loop
+      // is busy for a few seconds (starting up, importing) had every connection cut, and gossip
+      // state with it. A dead peer is still found within half a minute.
+      connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_FLOOR_MS } },
       services: {
         identify: identify(),
-        ping: ping(),
+        // Two pings may be out to one peer at once: libp2p's connection monitor's and the peer
+        // directory's (peers.ts). With the default of one, the monitor's stream is refused whenever
+        // they coincide, and the monitor takes that refusal for a dead peer and aborts the
+        // connection, gossip streams and all. Peers accept two inbound pings (the ping spec's SHOULD).
+        ping: ping({ maxOutboundStreams: 2 }),
         pubsub: (components) =>
           gossipsub({
             globalSignaturePolicy: 'StrictNoSign',

@@ -46,6 +46,7 @@ export class ExchangeMetrics {
   readonly streamErrors: Counter<'protocol' | 'code'>;
   readonly syncLag: Gauge<'origin'>;
   readonly syncDuration: Histogram<'direction' | 'kind'>;
+  readonly gossipReconnects: Counter;
 
   constructor(registry: Registry, opts: ExchangeMetricsOptions = {}) {
     const registers = [registry];
@@ -113,6 +114,11 @@ export class ExchangeMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.gossipReconnects = new Counter({
+      name: 'alliance_p2p_gossip_reconnects_total',
+      help: 'Connected peers hung up on (and redialed) because gossip had lost track of them.',
+      registers,
+    });
   }
 
   setPeers(c: PeerCounts): void {
@@ -140,6 +146,10 @@ export class ExchangeMetrics {
     const k = SYNC_KINDS.includes(kind) ? kind : 'unknown';
     this.syncRequests.inc({ direction, kind: k, result: word(result) });
     if (seconds !== undefined && Number.isFinite(seconds)) this.syncDuration.observe({ direction, kind: k }, seconds);
+  }
+
+  gossipReconnect(): void {
+    this.gossipReconnects.inc();
   }
 
   streamError(protocol: StreamProtocol, code: string): void {

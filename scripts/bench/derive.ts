@@ -14,13 +14,17 @@ import { IDENTIFIER_TYPES, type IdentifierType } from '../../node/records/model.
 import { normalize } from '../../node/indicators/normalize/index.ts';
 import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
 import { loadVectors } from '../../test/helpers/vectors.ts';
+import { emit, figure, type Figure } from './report.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '0.5' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
-  process.stdout.write('Usage: npm run bench:derive -- [--seconds S] [--json]\n');
+  process.stdout.write('Usage: npm run bench:derive -- [--seconds S] [--quick] [--json]\n');
   process.exit(0);
 }
-const SECONDS = Number(values.seconds);
+// --quick: a tenth of a second per figure, for the suite's quick run.
+const SECONDS = Number(values.seconds ?? (values.quick ? '0.1' : '0.5'));
 if (!(SECONDS > 0)) {
   process.stderr.write('--seconds must be a positive number\n');
   process.exit(2);
@@ -42,15 +46,6 @@ function rate(fn: (i: number) => void): number {
   return n / ((performance.now() - start) / 1000);
 }
 
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  baselineName: string;
-  goal: number | null;
-  pass: boolean | null;
-}
 const figures: Figure[] = [];
 
 const vectors = loadVectors();
@@ -65,7 +60,13 @@ for (const type of IDENTIFIER_TYPES) {
     createHmac('sha256', KEY).update(inputs[i % inputs.length]!.input).digest();
   });
   const goal = GOALS[type] ?? null;
-  figures.push({ name: `normalise+digest ${type}`, value, unit: 'identifiers/s', baseline, baselineName: 'raw HMAC-SHA256', goal, pass: goal === null ? null : value >= goal });
+  figures.push(
+    figure(`normalise+digest ${type}`, value, 'identifiers/s', {
+      baseline: { name: 'raw HMAC-SHA256', value: baseline, unit: 'identifiers/s' },
+      goal: goal === null ? null : { op: '>=', value: goal },
+      note: 'one core',
+    }),
+  );
 }
 
 await benchBatches();
@@ -91,7 +92,7 @@ async function benchBatches(): Promise<void> {
   }));
   const b = { v: 1 as const, alliance: 'bench', origin: 'member-a', kid: 'k1', epoch: 1, seq: 1, prev: null, createdAt: '2026-11-25T00:00:00Z', items };
   const jws = await batch.signBatch(b, { privateKey, kid: 'k1' });
-  const N = 20;
+  const N = values.quick ? 5 : 20;
   let t = performance.now();
   for (let i = 0; i < N; i++) await batch.signBatch(b, { privateKey, kid: 'k1' });
   const signRate = (N * items.length) / ((performance.now() - t) / 1000);
@@ -102,18 +103,10 @@ async function benchBatches(): Promise<void> {
   const hmacRate = rate((i) => {
     createHmac('sha256', KEY).update(itemJson[i % itemJson.length]!).digest();
   });
-  figures.push({ name: 'batch sign (1,000 items, Ed25519)', value: signRate, unit: 'items/s', baseline: hmacRate, baselineName: 'raw HMAC-SHA256 per item', goal: null, pass: null });
-  figures.push({ name: 'batch verify (1,000 items, Ed25519)', value: verifyRate, unit: 'items/s', baseline: hmacRate, baselineName: 'raw HMAC-SHA256 per item', goal: null, pass: null });
+  const hmac = { name: 'raw HMAC-SHA256 per item', value: hmacRate, unit: 'items/s' };
+  figures.push(figure('batch sign (1,000 items, Ed25519)', signRate, 'items/s', { baseline: hmac, note: 'one core' }));
+  figures.push(figure('batch verify (1,000 items, Ed25519)', verifyRate, 'items/s', { baseline: hmac, note: 'one core' }));
 }
 
-if (values.json) {
-  process.stdout.write(`${JSON.stringify({ machine: { node: process.version, cpus: navigator.hardwareConcurrency }, figures }, null, 2)}\n`);
-} else {
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const rows = figures.map((f) => [f.name, fmt(f.value), fmt(f.baseline), `${Math.round((100 * f.value) / f.baseline)}%`, f.goal === null ? '' : `>= ${fmt(f.goal)}`, f.pass === null ? '' : f.pass ? 'pass' : 'FAIL']);
-  const head = ['figure', 'per second', 'baseline (raw HMAC)', 'of baseline', 'goal', 'result'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`derivation, ${process.version}, one core\n${line(head)}\n${rows.map(line).join('\n')}\n`);
-}
-process.exitCode = figures.some((f) => f.pass === false) ? 1 : 0;
+emit(figures, { json: values.json, quick: values.quick, title: 'derivation, one core' });
+process.exitCode = figures.some((f) => f.met === false) ? 1 : 0;

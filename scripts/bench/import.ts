@@ -25,22 +25,25 @@ import { validateRecordInput, type RecordFields } from '../../node/records/model
 import type { Database } from '../../node/storage/database.ts';
 import { migrate } from '../../node/storage/migrate.ts';
 import { openPg } from '../../node/storage/pg.ts';
+import { emit, figure } from './report.ts';
 
 export const GOAL_RECORDS_PER_SECOND = 10_000;
 
 const { values } = parseArgs({
   options: {
-    records: { type: 'string', default: '50000' },
+    records: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'keep-files': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run bench:import -- [--records N] [--json] [--keep-files]\n');
+  process.stdout.write('Usage: npm run bench:import -- [--records N] [--quick] [--json] [--keep-files]\n');
   process.exit(0);
 }
-const N = Number(values.records);
+// --quick: a small file, for the suite's quick run.
+const N = Number(values.records ?? (values.quick ? '5000' : '50000'));
 if (!Number.isInteger(N) || N < 1) {
   process.stderr.write(`--records must be a positive whole number (got ${values.records})\n`);
   process.exit(2);
@@ -361,35 +364,15 @@ async function main(): Promise<void> {
     const baseline = await timed('COPY FROM STDIN (baseline)', N, () => copyBaseline(database.url, validated));
     if ((await count(db)) !== N) throw new Error('COPY baseline: records table does not hold the rows');
 
-    const report = {
-      records: N,
-      goalRecordsPerSecond: GOAL_RECORDS_PER_SECOND,
-      baseline: { method: 'COPY records, record_identifiers, record_changes FROM STDIN (pg-copy-streams), one transaction', ...baseline },
-      results: results.map((r) => ({ ...r, pass: r.recordsPerSecond >= GOAL_RECORDS_PER_SECOND })),
-      node: process.version,
-      cpus: os.cpus().length,
-    };
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    } else {
-      const table = [
-        ['name', 'records/s', 'seconds', 'baseline (COPY)', 'of baseline', 'goal', 'result'],
-        ...report.results.map((r) => [
-          r.name,
-          String(r.recordsPerSecond),
-          r.seconds.toFixed(2),
-          String(baseline.recordsPerSecond),
-          `${Math.round((100 * r.recordsPerSecond) / baseline.recordsPerSecond)}%`,
-          `>= ${GOAL_RECORDS_PER_SECOND}`,
-          r.pass ? 'pass' : 'FAIL',
-        ]),
-        [baseline.name, String(baseline.recordsPerSecond), baseline.seconds.toFixed(2), '', '', '', ''],
-      ];
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      process.stdout.write(`import into PostgreSQL, ${N} records (${process.version}, ${os.cpus().length} CPUs)\n`);
-      for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
-    }
-    if (report.results.some((r) => !r.pass)) process.exitCode = 1;
+    const figures = results.map((r) =>
+      figure(`${r.name} into PostgreSQL`, r.recordsPerSecond, 'records/s', {
+        baseline: { name: 'COPY of the same rows', value: baseline.recordsPerSecond, unit: 'records/s' },
+        goal: { op: '>=', value: GOAL_RECORDS_PER_SECOND },
+        note: `${N.toLocaleString('en-US')} records`,
+      }),
+    );
+    emit(figures, { json: values.json, quick: values.quick, title: `import into PostgreSQL, ${N} records` });
+    if (figures.some((f) => f.met === false)) process.exitCode = 1;
   } finally {
     await db.close();
     await database.drop();

@@ -17,6 +17,7 @@ describe('ExchangeMetrics', () => {
       'alliance_batches_received_total',
       'alliance_batches_rejected_total',
       'alliance_indicators_received_total',
+      'alliance_p2p_gossip_reconnects_total',
       'alliance_p2p_peers',
       'alliance_stream_errors_total',
       'alliance_sync_duration_seconds',
@@ -25,6 +26,15 @@ describe('ExchangeMetrics', () => {
     ]);
     // A second set on the same registry is a programming error prom-client reports.
     expect(() => new ExchangeMetrics(registry)).toThrow();
+  });
+
+  it('counts connections redialed because gossip lost track of a peer', async () => {
+    const registry = new Registry();
+    const m = new ExchangeMetrics(registry);
+    expect(await values(registry, 'alliance_p2p_gossip_reconnects_total')).toEqual([{ labels: {}, value: 0 }]);
+    m.gossipReconnect();
+    m.gossipReconnect();
+    expect(await values(registry, 'alliance_p2p_gossip_reconnects_total')).toEqual([{ labels: {}, value: 2 }]);
   });
 
   it('reads the peer counts at scrape time', async () => {
