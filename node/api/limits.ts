@@ -52,16 +52,21 @@ export function checkTokenLimit(source: string, maxTokens: number): void {
   }
 }
 
+/** Longest document `tokenLimitCheck` remembers: few tokens can still be long strings. */
+const REMEMBERED_DOCUMENT_CHARS = 16 * 1024;
+
 /**
- * `checkTokenLimit` that remembers the documents it passed (the last `size` distinct ones): clients
- * send the same few documents over and over with new variables, and counting tokens is a full parse.
- * A document within the limit always is, so remembering it changes no answer.
+ * `checkTokenLimit` that remembers the documents it passed (the last `size` distinct ones up to
+ * 16 KiB, so the memory stays bounded): clients send the same few documents over and over with new
+ * variables, and counting tokens is a full parse. A document within the limit always is, so
+ * remembering it changes no answer.
  */
-export function tokenLimitCheck(maxTokens: number, size = 1024): (source: string) => void {
+export function tokenLimitCheck(maxTokens: number, size = 1024, count: (source: string, maxTokens: number) => void = checkTokenLimit): (source: string) => void {
   const passed = new Set<string>();
   return (source) => {
     if (passed.has(source)) return;
-    checkTokenLimit(source, maxTokens);
+    count(source, maxTokens);
+    if (source.length > REMEMBERED_DOCUMENT_CHARS) return;
     if (passed.size >= size) passed.delete(passed.values().next().value!);
     passed.add(source);
   };

@@ -2,12 +2,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from './main.ts';
 import { EXIT, UsageError } from './errors.ts';
+import { AllianceError } from '../errors.ts';
 import { askNode, NoAnswer, targetOf } from './node-client.ts';
 import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../records/model.ts';
 
 const EXPORT_QUERY = `query Export($filter: RecordFilter, $after: String) {
   exportRecords(filter: $filter, first: 500, after: $after) { rows endCursor hasNextPage }
 }`;
+
+/** The export file could not be written (exit 1). */
+class ExportFileError extends AllianceError {
+  constructor(message: string) {
+    super('EXPORT_FILE', message);
+  }
+}
 
 interface ExportPage {
   rows: string[];
@@ -49,7 +57,7 @@ Options:
   --http HOST:PORT      that node's HTTP address
   --sub NAME            subject of that token, as the audit log shows it (default cli-<user name>)
 
-Exit status: 0 exported; 2 wrong usage; 3 no answer from the node (unreachable, token refused, or an
+Exit status: 0 exported; 1 the file cannot be written (EXPORT_FILE); 2 wrong usage; 3 no answer from the node (unreachable, token refused, or an
 error of the node); nothing is left at --out then.
 `,
   options: {
@@ -80,7 +88,14 @@ error of the node); nothing is left at --out then.
     const target = await targetOf(values, 'trust');
 
     const tmp = out === undefined ? undefined : path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.tmp`);
-    const fd = tmp === undefined ? 1 : fs.openSync(tmp, 'w', 0o600);
+    let fd = 1;
+    if (tmp !== undefined) {
+      try {
+        fd = fs.openSync(tmp, 'w', 0o600);
+      } catch (err) {
+        throw new ExportFileError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
     let count = 0;
     try {
       let after: string | null = null;
@@ -100,6 +115,10 @@ error of the node); nothing is left at --out then.
       if (tmp !== undefined) {
         fs.closeSync(fd);
         fs.rmSync(tmp, { force: true });
+      }
+      if (!(err instanceof NoAnswer) && (err as NodeJS.ErrnoException).syscall !== undefined) {
+        // Disk full, a vanished directory: say so rather than print a stack.
+        throw new ExportFileError(`cannot write ${out ?? 'standard output'}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       if (err instanceof NoAnswer) {
         process.stderr.write(`alliance export: ${err.message}${count > 0 ? ` (after ${count} records)` : ''}\n`);

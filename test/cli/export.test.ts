@@ -79,6 +79,12 @@ describe('alliance export', () => {
     expect(fs.readdirSync(dir).filter((f) => f.includes('refused'))).toEqual([]);
   });
 
+  it('exits 1 with EXPORT_FILE, not a stack, when --out cannot be written', async () => {
+    const r = await runCli(['export', '--url', node.url, '--token', await token('trust'), '--out', path.join(dir, 'no-such-dir', 'x.jsonl')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^alliance export: cannot write .*no-such-dir.*x\.jsonl: ENOENT \[EXPORT_FILE\]\n$/);
+  });
+
   it('refuses wrong usage with exit 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--status', 'BOGUS', '--url', node.url, '--token', 'x'], /--status must be one of SUSPECTED, CONFIRMED, DISPUTED, CLEARED \(got "BOGUS"\)/],
