@@ -10,6 +10,11 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL connection string; unset means embedded PGlite in `<dataDir>/pgdata`. Env `DATABASE_URL`. */
   databaseUrl: string | undefined;
+  /**
+   * A tarball of an empty embedded database (`createPgliteTemplate`) that a new `<dataDir>/pgdata` is
+   * unpacked from instead of running initdb, which takes seconds per database (the test suite sets it). Env `ALLIANCE_PGLITE_TEMPLATE`, default none.
+   */
+  pgliteTemplate: string | undefined;
   /** HTTP listen address. Env `ALLIANCE_HTTP`, default `127.0.0.1:4000`. */
   http: { host: string; port: number };
   /** libp2p listen multiaddr. Env `ALLIANCE_P2P`, default `/ip4/0.0.0.0/tcp/4001`. */
@@ -24,6 +29,12 @@ export interface Config {
   adminKeyFile: string | undefined;
   /** pino level. Env `ALLIANCE_LOG_LEVEL`, default `info`. */
   logLevel: LogLevel;
+  /**
+   * One `request completed` line per HTTP request at info (id, method, path, status, time; never a
+   * query string). A node answering thousands of lookups a second may leave them to the metrics.
+   * Env `ALLIANCE_LOG_REQUESTS` (`true` or `false`), default `true`.
+   */
+  logRequests: boolean;
   auth: AuthConfig;
   limits: LimitsConfig;
   /** Largest pool of PostgreSQL connections. Env `ALLIANCE_DB_POOL`, default 10. */
@@ -114,6 +125,7 @@ export const DEFAULTS = {
   http: '127.0.0.1:4000',
   p2p: '/ip4/0.0.0.0/tcp/4001',
   logLevel: 'info',
+  logRequests: true,
   issuer: 'alliance-node',
   audience: 'alliance-api',
   jwksAlgorithms: 'RS256,ES256,EdDSA',
@@ -199,6 +211,14 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     return n;
   };
 
+  const bool = (envName: string, def: boolean): boolean => {
+    const raw = pick(undefined, envName);
+    if (raw === undefined) return def;
+    if (raw === 'true') return true;
+    if (raw === 'false') return false;
+    throw new ConfigError(envName, `"${raw}" is not true or false`);
+  };
+
   const jwksAlgorithms = (pick(undefined, 'ALLIANCE_JWKS_ALGORITHMS') ?? DEFAULTS.jwksAlgorithms)
     .split(',')
     .map((s) => s.trim())
@@ -211,9 +231,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     }
   }
 
+  const pgliteTemplate = pick(undefined, 'ALLIANCE_PGLITE_TEMPLATE');
+
   return {
     dataDir,
     databaseUrl,
+    pgliteTemplate: pgliteTemplate === undefined ? undefined : path.resolve(pgliteTemplate),
     http: parseHostPort(pick(flags.http, 'ALLIANCE_HTTP') ?? DEFAULTS.http, flags.http !== undefined ? '--http' : 'ALLIANCE_HTTP'),
     p2p: parseMultiaddr(pick(flags.p2p, 'ALLIANCE_P2P') ?? DEFAULTS.p2p, flags.p2p !== undefined ? '--p2p' : 'ALLIANCE_P2P'),
     genesis: pick(flags.genesis, 'ALLIANCE_GENESIS'),
@@ -222,6 +245,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       return f === undefined ? undefined : path.resolve(f);
     })(),
     logLevel,
+    logRequests: bool('ALLIANCE_LOG_REQUESTS', DEFAULTS.logRequests),
     auth: {
       issuer: pick(undefined, 'ALLIANCE_TOKEN_ISSUER') ?? DEFAULTS.issuer,
       audience: pick(undefined, 'ALLIANCE_TOKEN_AUDIENCE') ?? DEFAULTS.audience,

@@ -14,6 +14,7 @@ import { maskError } from './errors.ts';
 import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
 import { checkTokenLimit, limitValidationRules, operationCost, tokenLimitCheck, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
+import { RequestLogController } from './request-log.ts';
 import { recordResolvers } from './resolvers/records.ts';
 import { indicatorResolvers } from './resolvers/indicators.ts';
 import { membershipResolvers, type RosterSource } from './resolvers/membership.ts';
@@ -36,7 +37,7 @@ import type { MatchFeed } from '../matching/feed.ts';
 import { MATCH_FOUND_TOPIC, matchResolvers } from './resolvers/matching.ts';
 
 export interface ApiOptions {
-  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup'>>;
+  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup' | 'logRequests'>>;
   db: Database;
   verifyToken: TokenVerifier;
   logger: Logger;
@@ -106,6 +107,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    logController: new RequestLogController({ logRequests: config.logRequests ?? DEFAULTS.logRequests }),
   });
 
   // Graceful stop: the server stops listening and closes idle connections at once, but a keep-alive

@@ -104,7 +104,7 @@ export async function runDemo(opts: DemoOptions, hooks: DemoHooks = {}): Promise
         DEMO_MEMBERS.map((m, i) => ({ ...m, p2pPort: p2pPorts[i]! })),
       );
       progress('creating the embedded databases');
-      await prepareMemberStorage(memberIds.map((id) => memberDataDir(dir, id)));
+      await prepareMemberStorage(memberIds.map((id) => memberDataDir(dir, id)), loadConfig({}).pgliteTemplate);
       state = {
         v: 1,
         alliance: DEMO_ALLIANCE_ID,

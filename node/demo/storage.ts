@@ -8,10 +8,10 @@
 import fs from 'node:fs';
 import { openStorage, pgliteDir } from '../storage/open.ts';
 
-export async function prepareMemberStorage(dataDirs: readonly string[]): Promise<void> {
+export async function prepareMemberStorage(dataDirs: readonly string[], pgliteTemplate?: string): Promise<void> {
   const [first, ...others] = dataDirs;
   if (first === undefined) return;
-  const db = await openStorage({ dataDir: first, databaseUrl: undefined, dbPoolSize: 1 });
+  const db = await openStorage({ dataDir: first, databaseUrl: undefined, dbPoolSize: 1, pgliteTemplate });
   await db.close();
   for (const dir of others) fs.cpSync(pgliteDir(first), pgliteDir(dir), { recursive: true, errorOnExist: true, force: false });
 }

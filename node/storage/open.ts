@@ -11,10 +11,13 @@ export function pgliteDir(dataDir: string): string {
 }
 
 /** Opens the configured storage (PostgreSQL if DATABASE_URL is set, else PGlite) and migrates it. */
-export async function openStorage(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize'>, opts: { migrate?: boolean } = {}): Promise<Database> {
+export async function openStorage(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize'> & Partial<Pick<Config, 'pgliteTemplate'>>,
+  opts: { migrate?: boolean } = {},
+): Promise<Database> {
   const db = config.databaseUrl
     ? await openPg({ connectionString: config.databaseUrl, max: config.dbPoolSize })
-    : await openPglite({ dataDir: pgliteDir(config.dataDir) });
+    : await openPglite({ dataDir: pgliteDir(config.dataDir), template: config.pgliteTemplate });
   if (opts.migrate !== false) {
     try {
       await migrate(db);

@@ -210,7 +210,10 @@ async function main(): Promise<void> {
             ALLIANCE_MAX_IMPORT: String(Math.max(5000, IMPORT_RECORDS)),
           },
         };
+        // ALLIANCE_BENCH_CPU_PROF=DIR: each node writes a V8 CPU profile there when it stops.
+        const prof = process.env.ALLIANCE_BENCH_CPU_PROF;
         const proc = fork(fileURLToPath(import.meta.url), [], {
+          execArgv: prof ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${m.id}.cpuprofile`] : process.execArgv,
           env: { ...process.env, ALLIANCE_BENCH_NODE: JSON.stringify(spec) },
           stdio: ['ignore', 2, 2, 'ipc'],
         });

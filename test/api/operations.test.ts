@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../node/config.ts';
 import { startNode } from '../../node/node.ts';
 import { CREATE_RECORD, gqlAt, logCollector, startTestApi, type TestApi } from '../helpers/api.ts';
-import { createPgDatabase, STORAGES } from '../helpers/storage.ts';
+import { createPgDatabase, pgliteTemplate, STORAGES } from '../helpers/storage.ts';
 
 /** Sum of the samples of `name` whose labels include `labels`, from Prometheus text format. */
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -165,8 +165,8 @@ describe.each(STORAGES)('operations over %s', (kind) => {
   it('node.stop() lets a request in flight finish, then closes storage', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alliance-stop-'));
     const pgDb = kind === 'pg' ? await createPgDatabase() : undefined;
-    const nodeLogs = logCollector();
-    const node = await startNode(loadConfig({ dataDir, http: '127.0.0.1:0', p2p: '/ip4/127.0.0.1/tcp/0', databaseUrl: pgDb?.url }, {}), nodeLogs.logger);
+    const nodeLogs = logCollector('debug');
+    const node = await startNode(loadConfig({ dataDir, http: '127.0.0.1:0', p2p: '/ip4/127.0.0.1/tcp/0', databaseUrl: pgDb?.url }, { ALLIANCE_PGLITE_TEMPLATE: pgliteTemplate() }), nodeLogs.logger);
     try {
       expect(node.db.kind).toBe(kind);
       expect(node.bootstrapToken).toBeTruthy();

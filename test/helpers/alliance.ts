@@ -26,7 +26,7 @@ import {
 } from '../../node/membership/roster.ts';
 import type { MembershipRequest } from '../../node/membership/types.ts';
 import { newTestAdmin, epochBody, type TestAdmin } from './roster.ts';
-import { createPgDatabase, type StorageKind } from './storage.ts';
+import { createPgDatabase, pgliteTemplate, type StorageKind } from './storage.ts';
 import { gqlAt, type GqlResponse } from './api.ts';
 
 /**
@@ -168,7 +168,7 @@ export async function startMember(
 ): Promise<TestNode> {
   const config = loadConfig(
     { dataDir: member.dataDir, http: '127.0.0.1:0', p2p: member.p2p, genesis: alliance.rosterFile, databaseUrl: storage.url },
-    { ...FAST_EXCHANGE_ENV, ...env },
+    { ...FAST_EXCHANGE_ENV, ALLIANCE_PGLITE_TEMPLATE: pgliteTemplate(), ...env } as Record<string, string | undefined>,
   );
   const node = await startNode(config, logger ?? createLogger((process.env.ALLIANCE_TEST_LOG as 'debug' | undefined) ?? 'silent'));
   const key = await loadOrCreateApiKey(member.dataDir);

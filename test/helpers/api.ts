@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { loadConfig, type AuthConfig, type Config, type LimitsConfig, type LookupConfig } from '../../node/config.ts';
+import { loadConfig, type AuthConfig, type Config, type LimitsConfig, type LookupConfig, type LogLevel } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
 import { buildApi, type Api, type ApiOptions } from '../../node/api/server.ts';
 import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
@@ -37,6 +37,8 @@ export interface TestApiOptions {
   lookup?: (db: Database) => LookupSources | Promise<LookupSources>;
   /** Lookup quota settings (ALLIANCE_LOOKUP_RATE, ALLIANCE_LOOKUP_BURST). */
   lookupQuota?: Partial<LookupConfig>;
+  /** ALLIANCE_LOG_REQUESTS; default the node's (true). */
+  logRequests?: boolean;
 }
 
 export interface TestApi {
@@ -70,6 +72,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     auth: { ...base.auth, ...opts.auth },
     limits: { ...base.limits, ...opts.limits },
     lookup: { ...base.lookup, ...opts.lookupQuota },
+    logRequests: opts.logRequests ?? base.logRequests,
   };
   const key = await loadOrCreateApiKey(dataDir);
   const testDb = await openTestDb(opts.storage ?? 'pglite');
@@ -134,7 +137,7 @@ export async function gqlAt<D = Record<string, unknown>>(url: string, query: str
 }
 
 /** A pino destination that keeps every JSON line it is given. */
-export function logCollector(): { stream: Writable; lines: string[]; logger: Logger } {
+export function logCollector(level: LogLevel = 'info'): { stream: Writable; lines: string[]; logger: Logger } {
   const lines: string[] = [];
   let partial = '';
   const stream = new Writable({
@@ -146,7 +149,7 @@ export function logCollector(): { stream: Writable; lines: string[]; logger: Log
       cb();
     },
   });
-  return { stream, lines, logger: createLogger('info', stream) };
+  return { stream, lines, logger: createLogger(level, stream) };
 }
 
 export const CREATE_RECORD = /* GraphQL */ `

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { TEST_NODE_FLAGS } from './cli.ts';
 
 /** The project root: child scripts run from here so `node_modules` resolves. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,7 +28,7 @@ export interface Child {
  */
 export function startChild(script: string, args: string[]): Child {
   const file = script.startsWith('/') ? script : fileURLToPath(new URL(script, import.meta.url));
-  const proc: ChildProcessWithoutNullStreams = spawn(process.execPath, [file, ...args], { cwd: ROOT, stdio: 'pipe' });
+  const proc: ChildProcessWithoutNullStreams = spawn(process.execPath, [...TEST_NODE_FLAGS, file, ...args], { cwd: ROOT, stdio: 'pipe' });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   let err = '';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pgliteTemplate } from './storage.ts';
 
 /** The repository root: the CLI runs from here, as `npx alliance` would. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,6 +38,8 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   env.ALLIANCE_LOG_LEVEL = 'warn';
   // Many nodes run at once: each takes a free loopback port unless a test names one.
   env.ALLIANCE_P2P = '/ip4/127.0.0.1/tcp/0';
+  const template = pgliteTemplate();
+  if (template !== undefined) env.ALLIANCE_PGLITE_TEMPLATE = template;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -44,9 +47,17 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
+/**
+ * V8 flags for every Node process the tests start (and vitest's workers, vitest.config.ts). They change
+ * how code is compiled, never what it does: V8's optimising tier spends some 2 s of CPU compiling
+ * PGlite's WebAssembly in every process that opens an embedded database, more than a short-lived
+ * test process ever gains back from it.
+ */
+export const TEST_NODE_FLAGS: readonly string[] = ['--liftoff-only'];
+
 /** Spawns the real CLI (`node node/cli/bin.ts ...args`) with the Node that runs the tests (24). */
 export function spawnCli(args: string[], opts: Pick<CliOptions, 'env'> = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...TEST_NODE_FLAGS, BIN, ...args], { cwd: REPO_ROOT, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Runs the CLI to completion and collects its output and exit status. */

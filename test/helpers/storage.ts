@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import type { Database } from '../../node/storage/database.ts';
 import { openPg } from '../../node/storage/pg.ts';
 import { openPglite } from '../../node/storage/pglite.ts';
 import { migrate } from '../../node/storage/migrate.ts';
+
+/**
+ * The run's empty embedded database (test/global-setup.ts): fresh PGlite databases in tests, and in
+ * the CLI processes tests start, are unpacked from it instead of each running initdb.
+ */
+export function pgliteTemplate(): string | undefined {
+  // Outside vitest (a bench script borrowing a helper) there is no template: initdb runs as usual.
+  return process.env.VITEST === undefined ? undefined : inject('pgliteTemplate');
+}
 
 /** Every storage test runs against both adapters. */
 export const STORAGES = ['pglite', 'pg'] as const;
@@ -48,7 +58,7 @@ export interface TestDb {
 /** A fresh, migrated database of the given kind: PGlite in memory, or a new PostgreSQL database. */
 export async function openTestDb(kind: StorageKind, opts: { migrate?: boolean } = {}): Promise<TestDb> {
   if (kind === 'pglite') {
-    const db = await openPglite();
+    const db = await openPglite({ template: pgliteTemplate() });
     if (opts.migrate !== false) await migrate(db);
     return { db, url: undefined, close: () => db.close() };
   }

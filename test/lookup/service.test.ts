@@ -8,12 +8,14 @@ import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 import { LookupFixture, ref } from './fixture.ts';
 
 /** The real database, with every statement sent to it counted (transactions count their statements). */
-function counting(db: Database): { db: Database; calls: () => number } {
+function counting(db: Database): { db: Database; calls: () => number; auditInserts: () => number } {
   let n = 0;
+  let audits = 0;
   const wrapped: Database = {
     kind: db.kind,
     query: (sql, params) => {
       n++;
+      if (/INSERT INTO audit_log/.test(sql)) audits++;
       return db.query(sql, params);
     },
     exec: (sql) => {
@@ -36,7 +38,7 @@ function counting(db: Database): { db: Database; calls: () => number } {
     ping: () => db.ping(),
     close: () => db.close(),
   };
-  return { db: wrapped, calls: () => n };
+  return { db: wrapped, calls: () => n, auditInserts: () => audits };
 }
 
 describe.each(STORAGES)('LookupService (%s)', (storage) => {
@@ -59,13 +61,14 @@ describe.each(STORAGES)('LookupService (%s)', (storage) => {
     f?.remove();
   });
 
-  it('answers a whole request, its audit row included, in one database round trip', async () => {
-    const { db, calls } = counting(t.db);
+  it('answers a whole request in one read statement, then commits its audit row', async () => {
+    const { db, calls, auditInserts } = counting(t.db);
     const service = new LookupService(db, f.sources(t.db));
     const inputs = Array.from({ length: 1000 }, (_, i) => ({ type: 'email' as const, value: i % 7 === 0 ? `not an address ${i}` : `Seller${i}@Example.com` }));
     const auditBefore = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]!.n;
     const out = await service.lookup(inputs, { actor: { sub: 'counted', role: 'trust' } });
-    expect(calls()).toBe(1);
+    expect(calls()).toBe(2);
+    expect(auditInserts()).toBe(1);
     const valid = inputs.filter((_, i) => i % 7 !== 0).length;
     expect(out.invalid).toBe(1000 - valid);
     // seller0..199 at peer-a; seller0..49 also at peer-b; own records for seller0, 10, ..., 190; multiples of 7 are invalid.
@@ -74,14 +77,38 @@ describe.each(STORAGES)('LookupService (%s)', (storage) => {
     expect(out.peerHits).toBe(range(200).filter(isValid).length + range(50).filter(isValid).length);
     expect(out.ownHits).toBe(range(20).map((i) => i * 10).filter(isValid).length);
     expect(out.hitCount).toBe(out.peerHits + out.ownHits);
-    const audit = await t.db.query<{ n: number; hit_count: number; digests: number }>('SELECT count(*) OVER ()::int AS n, hit_count, cardinality(digests) AS digests FROM audit_log ORDER BY id DESC LIMIT 1');
-    expect(audit.rows[0]).toEqual({ n: auditBefore + 1, hit_count: out.hitCount, digests: valid });
+    const audit = await t.db.query<{ id: string; n: number; hit_count: number; digests: number; details: unknown }>(
+      'SELECT id::text AS id, count(*) OVER ()::int AS n, hit_count, cardinality(digests) AS digests, details FROM audit_log ORDER BY id DESC LIMIT 1',
+    );
+    expect(audit.rows[0]).toMatchObject({ id: out.auditId, n: auditBefore + 1, hit_count: out.hitCount, digests: valid });
+    const details = audit.rows[0]!.details;
+    expect(typeof details === 'string' ? JSON.parse(details) : details).toMatchObject({ peerHits: out.peerHits, ownHits: out.ownHits, invalid: out.invalid, epochs: out.epochs });
     // Five actors at peer-a and one at peer-b, most identifiers first, then by member and ref.
     const expected: Array<[string, string, number]> = [['peer-b', ref(9), range(50).filter(isValid).length]];
     for (const k of [1, 2, 3, 4, 5]) expected.push(['peer-a', ref(k), range(200).filter((i) => isValid(i) && i % 5 === k - 1).length]);
     expected.sort((a, b) => b[2] - a[2] || a[0].localeCompare(b[0]) || a[1].localeCompare(b[1]));
     expect(out.subjects.filter((s) => !s.own).map((s) => [s.member!.id, s.ref, s.count])).toEqual(expected);
     expect(out.subjects.filter((s) => s.own)).toHaveLength(out.ownHits);
+  });
+
+  it('concurrent lookups share audit inserts, and each answer names its own committed row', async () => {
+    const { db, calls, auditInserts } = counting(t.db);
+    const service = new LookupService(db, f.sources(t.db));
+    const n = 40;
+    const outs = await Promise.all(
+      Array.from({ length: n }, (_, i) => service.lookup([{ type: 'email', value: `seller${i}@example.com` }, { type: 'email', value: `nobody${i}@example.com` }], { actor: { sub: `concurrent-${i}`, role: 'trust' } })),
+    );
+    expect(calls()).toBe(n + auditInserts());
+    expect(auditInserts()).toBeLessThan(n / 4);
+    const { rows } = await t.db.query<{ id: string; subject: string; hit_count: number; identifier_count: number }>(
+      "SELECT id::text AS id, subject, hit_count, identifier_count FROM audit_log WHERE subject LIKE 'concurrent-%'",
+    );
+    expect(rows).toHaveLength(n);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    outs.forEach((out, i) => {
+      expect(byId.get(out.auditId)).toEqual({ id: out.auditId, subject: `concurrent-${i}`, hit_count: out.hitCount, identifier_count: 2 });
+      expect(out.hitCount).toBe(2 + (i % 10 === 0 ? 1 : 0));
+    });
   });
 
   it('without a roster or epoch keys, still finds own records (nothing published yet)', async () => {

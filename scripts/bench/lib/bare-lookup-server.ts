@@ -17,18 +17,6 @@ import { LOOKUP_SQL } from '../../../node/lookup/lookup.ts';
 import type { IdentifierType } from '../../../node/records/model.ts';
 import { openPg } from '../../../node/storage/pg.ts';
 
-/**
- * LOOKUP_SQL without its audit insert: the `audit` CTE and the column reading it go, so the
- * statement reads exactly what the node's reads and takes parameters $1-$9.
- */
-export function lookupReadSql(sql: string = LOOKUP_SQL): string {
-  const read = sql.replace(/,\s*audit AS \([\s\S]*?RETURNING id\s*\)/, '').replace(/\(SELECT id::text FROM audit\) AS audit_id/, 'NULL::text AS audit_id');
-  if (/audit_log|FROM audit\b/.test(read) || /\$1[0-9]\b/.test(read)) {
-    throw new Error('LOOKUP_SQL changed shape: scripts/bench/lib/bare-lookup-server.ts cannot take its audit insert out');
-  }
-  return read;
-}
-
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
   const env = (name: string) => {
@@ -36,7 +24,6 @@ if (isMain) {
     if (v === undefined || v === '') throw new Error(`${name} is not set`);
     return v;
   };
-  const sql = lookupReadSql();
   const epoch = Number(env('BENCH_EPOCH'));
   const key = epochKey(Buffer.from(env('BENCH_EPOCH_KEY'), 'hex'));
   const origins = env('BENCH_ORIGINS').split(',');
@@ -57,7 +44,7 @@ if (isMain) {
       q.digest.push(deriveDigest(key, input.type, r.canonical));
       q.epoch.push(epoch);
     });
-    const { rows } = await db.query<{ peer: unknown; own: unknown }>(sql, [q.idx, q.type, q.digest, q.epoch, c.idx, c.type, c.canonical, origins, new Date()]);
+    const { rows } = await db.query<{ peer: unknown; own: unknown }>(LOOKUP_SQL, [q.idx, q.type, q.digest, q.epoch, c.idx, c.type, c.canonical, origins, new Date()]);
     return { peer: rows[0]!.peer, own: rows[0]!.own };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
