@@ -6,7 +6,7 @@
  * Under load a busy node writes its audit trail in a few large statements instead of one per request;
  * alone, a row is written at once.
  */
-import type { Database } from '../storage/database.ts';
+import { statement, type Database } from '../storage/database.ts';
 import type { AuditEntryInput } from './audit-log.ts';
 
 /** Most rows in one insert; more waiting go in the next. */
@@ -21,13 +21,15 @@ interface Pending {
 // Digests are base64url (no commas), so each row's list travels as one comma-joined string: arrays
 // of arrays must be rectangular in PostgreSQL. Ids come from the identity in ORDER BY ord, so they
 // rise with the input order whatever order RETURNING gives them in.
-const INSERT_SQL = `
+const INSERT = statement('alliance_audit_rows', `
 INSERT INTO audit_log (action, subject, role, identifier_count, digests, hit_count, details)
 SELECT action, subject, role, identifier_count, string_to_array(digests, ','), hit_count, details
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::jsonb[])
        WITH ORDINALITY AS u(action, subject, role, identifier_count, digests, hit_count, details, ord)
  ORDER BY ord
-RETURNING id::text AS id`;
+RETURNING id::text AS id`,
+  { plan: 'generic' },
+);
 
 export class AuditWriter {
   readonly #db: Database;
@@ -72,7 +74,7 @@ export async function insertAuditRows(db: Database, entries: readonly AuditEntry
   for (const e of entries) {
     for (const d of e.digests) if (d.includes(',') || d === '') throw new RangeError('an audit digest is empty or holds a comma');
   }
-  const { rows } = await db.query<{ id: string }>(INSERT_SQL, [
+  const { rows } = await db.query<{ id: string }>(INSERT, [
     entries.map((e) => e.action),
     entries.map((e) => e.subject),
     entries.map((e) => e.role),

@@ -46,7 +46,7 @@
  * batches of one origin share a transaction, whose matching step (`onIndicators`) runs once.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { Database, Queryable } from '../storage/database.ts';
+import { statement, type Database, type Queryable } from '../storage/database.ts';
 import { epochLiveUntil, findSigningKey, signingKeyValidAt, memberById, type RosterState } from '../membership/roster-state.ts';
 import { BatchError, toBatchTime, verifyBatch, type Batch, type BatchErrorReason, type BatchLimits, type VerifiedBatch } from './batch.ts';
 import type { IdentifierType } from '../records/model.ts';
@@ -135,11 +135,14 @@ const ORIGIN_LOCK_NAMESPACE = 0x62617463;
 export async function lockOrigins(tx: Queryable, origins: Iterable<string>): Promise<void> {
   const list = [...new Set(origins)];
   if (list.length === 0) return;
-  await tx.query(
-    `SELECT pg_advisory_xact_lock(${ORIGIN_LOCK_NAMESPACE}, h) FROM (SELECT DISTINCT hashtext(o) AS h FROM unnest($1::text[]) AS o ORDER BY h) AS s`,
-    [list],
-  );
+  await tx.query(LOCK_ORIGINS, [list]);
 }
+
+const LOCK_ORIGINS = statement(
+  'alliance_lock_origins',
+  `SELECT pg_advisory_xact_lock(${ORIGIN_LOCK_NAMESPACE}, h) FROM (SELECT DISTINCT hashtext(o) AS h FROM unnest($1::text[]) AS o ORDER BY h) AS s`,
+);
+const CHAIN_HEAD = statement('alliance_chain_head', 'SELECT seq::float8 AS seq, hash FROM batches WHERE origin = $1 ORDER BY seq DESC LIMIT 1');
 
 const DEFAULT_SKEW_MS = 5 * 60_000;
 /**
@@ -354,7 +357,7 @@ export class BatchStore {
   }
 
   async head(origin: string, q: Queryable = this.#db): Promise<ChainHead | undefined> {
-    const { rows } = await q.query<{ seq: number; hash: string }>('SELECT seq::float8 AS seq, hash FROM batches WHERE origin = $1 ORDER BY seq DESC LIMIT 1', [origin]);
+    const { rows } = await q.query<{ seq: number; hash: string }>(CHAIN_HEAD, [origin]);
     return rows[0] === undefined ? undefined : { seq: Number(rows[0].seq), hash: rows[0].hash };
   }
 
@@ -566,6 +569,24 @@ function integerArray(values: readonly number[]): string {
   return `{${values.join(',')}}`;
 }
 
+const WRITE_BATCH = statement(
+  'alliance_write_batch',
+  `WITH stored AS (
+         INSERT INTO batches (origin, seq, hash, prev, epoch, kid, created_at, item_count, jws, received_at, published_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN $10::timestamptz END)
+       ), removed AS (
+         DELETE FROM indicators AS i USING unnest($20::text[], $21::text[], $22::text[]) AS d(type, digest, ref)
+          WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref
+       )
+       INSERT INTO indicators AS i (origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq, updated_at)
+       SELECT $1, x.type, x.digest, x.ref, $5, string_to_array(x.categories, ','), x.status, x.confidence, x.first_seen, x.expires_at, $2, $10
+         FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::smallint[], $18::date[], $19::timestamptz[])
+              AS x(type, digest, ref, categories, status, confidence, first_seen, expires_at)
+       ON CONFLICT (origin, type, digest, ref) DO UPDATE SET
+         epoch = EXCLUDED.epoch, categories = EXCLUDED.categories, status = EXCLUDED.status, confidence = EXCLUDED.confidence,
+         first_seen = EXCLUDED.first_seen, expires_at = EXCLUDED.expires_at, seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at`,
+);
+
 /**
  * Inserts one batch's row (chain already checked under the origin's lock) and applies its items, in
  * one statement. A batch holds at most one item per indicator, so its adds and removals touch
@@ -592,20 +613,7 @@ async function writeBatch(tx: Queryable, p: Pending, now: Date, published: boole
     del.ref.push(r.ref);
   }
   await tx.query(
-    `WITH stored AS (
-       INSERT INTO batches (origin, seq, hash, prev, epoch, kid, created_at, item_count, jws, received_at, published_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11::boolean THEN $10::timestamptz END)
-     ), removed AS (
-       DELETE FROM indicators AS i USING unnest($20::text[], $21::text[], $22::text[]) AS d(type, digest, ref)
-        WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref
-     )
-     INSERT INTO indicators AS i (origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq, updated_at)
-     SELECT $1, x.type, x.digest, x.ref, $5, string_to_array(x.categories, ','), x.status, x.confidence, x.first_seen, x.expires_at, $2, $10
-       FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::smallint[], $18::date[], $19::timestamptz[])
-            AS x(type, digest, ref, categories, status, confidence, first_seen, expires_at)
-     ON CONFLICT (origin, type, digest, ref) DO UPDATE SET
-       epoch = EXCLUDED.epoch, categories = EXCLUDED.categories, status = EXCLUDED.status, confidence = EXCLUDED.confidence,
-       first_seen = EXCLUDED.first_seen, expires_at = EXCLUDED.expires_at, seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at`,
+    WRITE_BATCH,
     [
       batch.origin,
       batch.seq,

@@ -31,7 +31,7 @@ import { tryNormalize } from '../indicators/normalize/index.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import type { MemberKind } from '../membership/types.ts';
 import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../records/model.ts';
-import type { Database } from '../storage/database.ts';
+import { statement, type Database } from '../storage/database.ts';
 import { AuditWriter } from '../audit/audit-writer.ts';
 
 /** Most identifiers one lookup takes. */
@@ -200,6 +200,9 @@ WITH q AS (
 SELECT (SELECT coalesce(json_agg(peer), '[]'::json) FROM peer) AS peer,
        (SELECT coalesce(json_agg(own), '[]'::json) FROM own) AS own`;
 
+/** Planned once per connection: planning it anew costs twice what running it does. */
+export const LOOKUP_STATEMENT = statement('alliance_lookup', LOOKUP_SQL, { plan: 'generic' });
+
 const json = <T>(v: T[] | string): T[] => (typeof v === 'string' ? (JSON.parse(v) as T[]) : v);
 
 export class LookupService {
@@ -275,7 +278,7 @@ export class LookupService {
       ...(opts.actor.issuer === undefined ? {} : { issuer: opts.actor.issuer }),
     };
 
-    const { rows } = await this.#db.query<{ peer: PeerRow[] | string; own: OwnRow[] | string }>(LOOKUP_SQL, [
+    const { rows } = await this.#db.query<{ peer: PeerRow[] | string; own: OwnRow[] | string }>(LOOKUP_STATEMENT, [
       q.idx,
       q.type,
       q.digest,

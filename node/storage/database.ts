@@ -6,8 +6,42 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+/**
+ * A hot statement, prepared once per PostgreSQL connection under its name and run from then on
+ * without being parsed and planned again (planning can cost as much as running a short lookup).
+ * PGlite runs its text like any other. Made by `statement`, once per module.
+ */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+  /**
+   * `generic`: planned once per connection, whatever the parameters. PostgreSQL otherwise plans a
+   * statement whose parameters are arrays anew on every run (it estimates 100 rows for `unnest` of a
+   * parameter, so a generic plan always looks dearer), and for a lookup that planning costs twice the
+   * lookup itself. For statements whose plan does not depend on their values; outside transactions
+   * only (they run on connections of their own: up to ALLIANCE_DB_POOL more).
+   */
+  readonly plan: 'custom' | 'generic';
+}
+
+const STATEMENTS = new Map<string, string>();
+
+/** Names `text` as a prepared statement; a name stands for one text only in the whole process. */
+export function statement(name: string, text: string, opts: { plan?: 'custom' | 'generic' } = {}): Statement {
+  if (!/^alliance_[a-z0-9_]{1,50}$/.test(name)) throw new RangeError(`statement name ${name} is not alliance_ followed by lower-case letters, digits or _`);
+  const known = STATEMENTS.get(name);
+  if (known !== undefined && known !== text) throw new RangeError(`statement name ${name} is taken by another statement`);
+  STATEMENTS.set(name, text);
+  return Object.freeze({ name, text, plan: opts.plan ?? 'custom' });
+}
+
+/** The SQL text of a query argument. */
+export function sqlText(sql: string | Statement): string {
+  return typeof sql === 'string' ? sql : sql.text;
+}
+
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(sql: string | Statement, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable, QueryResult } from './database.ts';
+import type { Database, Queryable, QueryResult, Statement } from './database.ts';
 import { InFlight, StorageError } from './database.ts';
 
 export interface PgOptions {
@@ -10,27 +10,44 @@ export interface PgOptions {
 }
 
 export async function openPg(opts: PgOptions): Promise<Database> {
-  const pool = new pg.Pool({
-    connectionString: opts.connectionString,
-    max: opts.max ?? 10,
-    application_name: opts.applicationName ?? 'alliance-node',
-    connectionTimeoutMillis: 10_000,
-  });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+  const pool = newPool(opts);
   try {
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => {});
     throw new StorageError('STORAGE_UNAVAILABLE', `cannot connect to PostgreSQL: ${(err as Error).message}`, {}, { cause: err });
   }
-  return new PgDatabase(pool);
+  return new PgDatabase(pool, () => newPool(opts, '-c plan_cache_mode=force_generic_plan'));
+}
+
+function newPool(opts: PgOptions, extraOptions?: string): pg.Pool {
+  let connectionString = opts.connectionString;
+  let options: string | undefined;
+  if (extraOptions !== undefined) {
+    // Server options given in the URL (?options=...) are kept and ours added after them; pg would
+    // let the URL's replace ours, so they leave the URL.
+    const url = new URL(connectionString);
+    const given = url.searchParams.get('options');
+    url.searchParams.delete('options');
+    connectionString = url.toString();
+    options = given ? `${given} ${extraOptions}` : extraOptions;
+  }
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'alliance-node',
+    connectionTimeoutMillis: 10_000,
+    ...(options === undefined ? {} : { options }),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return pool;
 }
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
+    async query<R>(sql: string | Statement, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const res = typeof sql === 'string' ? await client.query(sql, params as unknown[] | undefined) : await client.query({ name: sql.name, text: sql.text, values: params as unknown[] | undefined });
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -45,15 +62,28 @@ class PgDatabase implements Database {
   readonly #pool: pg.Pool;
   readonly #inFlight = new InFlight();
   readonly #q: Queryable;
+  /** Connections for `plan: 'generic'` statements, opened on first use. */
+  readonly #newGenericPool: () => pg.Pool;
+  #generic: { pool: pg.Pool; q: Queryable } | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, newGenericPool: () => pg.Pool) {
     this.#pool = pool;
     this.#q = wrap(pool);
+    this.#newGenericPool = newGenericPool;
   }
 
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return this.#inFlight.run(() => this.#q.query<R>(sql, params));
+  query<R = Record<string, unknown>>(sql: string | Statement, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.#inFlight.run(() => {
+      if (typeof sql !== 'string' && sql.plan === 'generic') {
+        if (this.#generic === undefined) {
+          const pool = this.#newGenericPool();
+          this.#generic = { pool, q: wrap(pool) };
+        }
+        return this.#generic.q.query<R>(sql, params);
+      }
+      return this.#q.query<R>(sql, params);
+    });
   }
 
   exec(sql: string): Promise<void> {
@@ -91,7 +121,7 @@ class PgDatabase implements Database {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#inFlight.drain();
-      await this.#pool.end();
+      await Promise.all([this.#pool.end(), this.#generic?.pool.end()]);
     })();
     return this.#closed;
   }

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Queryable, QueryResult } from './database.ts';
-import { InFlight, StorageError } from './database.ts';
+import type { Database, Queryable, QueryResult, Statement } from './database.ts';
+import { InFlight, sqlText, StorageError } from './database.ts';
 import { DirLock } from './lockfile.ts';
 
 export interface PgliteOptions {
@@ -73,8 +73,8 @@ export async function createPgliteTemplate(file: string): Promise<void> {
 
 function wrap(db: Pick<PGlite, 'query' | 'exec'>): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const res = await db.query<R>(sql, params as unknown[] | undefined);
+    async query<R>(sql: string | Statement, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const res = await db.query<R>(sqlText(sql), params as unknown[] | undefined);
       // Like pg: rows returned for a statement that returns rows (PGlite's affectedRows is 0 for a
       // SELECT), rows changed for one that does not.
       return { rows: res.rows, rowCount: res.fields.length > 0 ? res.rows.length : (res.affectedRows ?? 0) };
@@ -99,7 +99,7 @@ class PgliteDatabase implements Database {
     this.#q = wrap(db);
   }
 
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  query<R = Record<string, unknown>>(sql: string | Statement, params?: readonly unknown[]): Promise<QueryResult<R>> {
     return this.#inFlight.run(() => this.#q.query<R>(sql, params));
   }
 

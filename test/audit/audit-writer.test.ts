@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_GROUP_ROWS, AuditWriter } from '../../node/audit/audit-writer.ts';
 import type { AuditEntryInput } from '../../node/audit/audit-log.ts';
-import type { Database } from '../../node/storage/database.ts';
+import { sqlText, type Database } from '../../node/storage/database.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 
 const entry = (subject: string, o: Partial<AuditEntryInput> = {}): AuditEntryInput => ({
@@ -22,7 +22,7 @@ function countingInserts(db: Database): { db: Database; groups: number[] } {
     ...db,
     kind: db.kind,
     query: (sql, params) => {
-      if (/INSERT INTO audit_log/.test(sql)) groups.push((params?.[0] as unknown[]).length);
+      if (/INSERT INTO audit_log/.test(sqlText(sql))) groups.push((params?.[0] as unknown[]).length);
       return db.query(sql, params);
     },
     exec: (sql) => db.exec(sql),

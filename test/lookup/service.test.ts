@@ -3,7 +3,7 @@ import { LookupService } from '../../node/lookup/lookup.ts';
 import { RateLimiter } from '../../node/lookup/rate-limit.ts';
 import { RecordStore } from '../../node/records/store.ts';
 import { validateRecordInput } from '../../node/records/model.ts';
-import type { Database } from '../../node/storage/database.ts';
+import { sqlText, type Database } from '../../node/storage/database.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 import { LookupFixture, ref } from './fixture.ts';
 
@@ -15,7 +15,7 @@ function counting(db: Database): { db: Database; calls: () => number; auditInser
     kind: db.kind,
     query: (sql, params) => {
       n++;
-      if (/INSERT INTO audit_log/.test(sql)) audits++;
+      if (/INSERT INTO audit_log/.test(sqlText(sql))) audits++;
       return db.query(sql, params);
     },
     exec: (sql) => {

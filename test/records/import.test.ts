@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPORT_CHUNK, importRecords, validateRow, type ImportRowError } from '../../node/records/import.ts';
 import { RecordStore } from '../../node/records/store.ts';
 import type { Actor, RawRecordInput } from '../../node/records/model.ts';
-import type { Database, Queryable } from '../../node/storage/database.ts';
+import { sqlText, type Database, type Queryable } from '../../node/storage/database.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 
 const ROWS = 2500;
@@ -38,7 +38,7 @@ function recording(db: Database): { db: Database; statements: string[] } {
       db.transaction((tx) => {
         const q: Queryable = {
           query: (sql, params) => {
-            statements.push(sql);
+            statements.push(sqlText(sql));
             return tx.query(sql, params);
           },
           exec: (sql) => {

@@ -1,6 +1,6 @@
 /**
  * The lookup benchmark's baseline: a bare Fastify route that answers a lookup with the database
- * query the node's `lookup` runs (node/lookup/lookup.ts LOOKUP_SQL, with the same digests), and
+ * query the node's `lookup` runs (node/lookup/lookup.ts LOOKUP_STATEMENT, prepared as the node prepares it, with the same digests), and
  * nothing else: no GraphQL, no token, no quota, no audit row, no request log. Run as its own process
  * by scripts/bench/lookup.ts, configured by environment:
  *
@@ -13,7 +13,7 @@
 import Fastify from 'fastify';
 import { deriveDigest, epochKey } from '../../../node/indicators/derive.ts';
 import { tryNormalize } from '../../../node/indicators/normalize/index.ts';
-import { LOOKUP_SQL } from '../../../node/lookup/lookup.ts';
+import { LOOKUP_STATEMENT } from '../../../node/lookup/lookup.ts';
 import type { IdentifierType } from '../../../node/records/model.ts';
 import { openPg } from '../../../node/storage/pg.ts';
 
@@ -44,7 +44,7 @@ if (isMain) {
       q.digest.push(deriveDigest(key, input.type, r.canonical));
       q.epoch.push(epoch);
     });
-    const { rows } = await db.query<{ peer: unknown; own: unknown }>(LOOKUP_SQL, [q.idx, q.type, q.digest, q.epoch, c.idx, c.type, c.canonical, origins, new Date()]);
+    const { rows } = await db.query<{ peer: unknown; own: unknown }>(LOOKUP_STATEMENT, [q.idx, q.type, q.digest, q.epoch, c.idx, c.type, c.canonical, origins, new Date()]);
     return { peer: rows[0]!.peer, own: rows[0]!.own };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
