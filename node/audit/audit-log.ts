@@ -1,7 +1,7 @@
 /**
  * The audit trail (migrations/006_audit.sql): one row per audited action, identifiers only as the
- * keyed digests of the query. Lookups write their row in the lookup's own statement
- * (node/lookup/lookup.ts); other actions use `write`.
+ * keyed digests of the query. Lookups commit theirs in groups through `AuditWriter`
+ * (node/audit/audit-writer.ts) before answering; other actions use `write`.
  */
 import type { Database, Queryable } from '../storage/database.ts';
 import { RecordValidationError } from '../records/model.ts';

@@ -4,7 +4,7 @@ import type { Command } from './main.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { AllianceError } from '../errors.ts';
 import { askNode, NoAnswer, targetOf } from './node-client.ts';
-import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../records/model.ts';
+import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../records/vocabulary.ts';
 
 const EXPORT_QUERY = `query Export($filter: RecordFilter, $after: String) {
   exportRecords(filter: $filter, first: 500, after: $after) { rows endCursor hasNextPage }

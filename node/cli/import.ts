@@ -2,7 +2,8 @@ import os from 'node:os';
 import type { Command } from './main.ts';
 import { UsageError } from './errors.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
-import { CSV_LIST_SEPARATOR, importFile, openImportFile, type ImportFormat } from '../records/import-file.ts';
+import { CSV_LIST_SEPARATOR } from '../records/vocabulary.ts';
+import type { ImportFormat } from '../records/import-file.ts';
 
 export const importCommand: Command = {
   summary: 'import records from a CSV or JSON Lines file (all or nothing, or skipping invalid rows)',
@@ -46,6 +47,7 @@ ${STORAGE_USAGE}  --format csv|jsonl     default: from the file extension (.csv,
     if (onInvalid !== 'reject' && onInvalid !== 'skip') throw new UsageError('--on-invalid must be reject or skip');
     const config = configFrom(values);
     // The file first: a typo in its name must not create (or lock) a data directory.
+    const { importFile, openImportFile } = await import('../records/import-file.ts');
     const source = await openImportFile(positionals[0]!, format as ImportFormat | undefined);
     const { openStorage } = await import('../storage/open.ts');
     let db;

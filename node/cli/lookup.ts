@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import type { Command } from './main.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { IDENTIFIER_TYPES } from '../records/model.ts';
+import { IDENTIFIER_TYPES } from '../records/vocabulary.ts';
 import { askNode, NoAnswer, targetOf, type NodeTarget } from './node-client.ts';
 
 const LOOKUP_QUERY = `query Lookup($ids: [IdentifierInput!]!, $region: String) {

@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import type { Command } from './main.ts';
 import { UsageError } from './errors.ts';
-import { IDENTIFIER_TYPES, type IdentifierType } from '../records/model.ts';
+import { IDENTIFIER_TYPES, type IdentifierType } from '../records/vocabulary.ts';
 
 export const normalizeCommand: Command = {
   summary: 'show the canonical form of identifiers (why things match)',

@@ -5,6 +5,7 @@ import { AllianceError } from '../errors.ts';
 import type { Database } from '../storage/database.ts';
 import type { Actor, RawRecordInput, RecordFields } from './model.ts';
 import { IDENTIFIER_TYPES } from './model.ts';
+import { CSV_LIST_SEPARATOR } from './vocabulary.ts';
 import { IMPORT_CHUNK, validateRow, type ImportRowError, type OnInvalid } from './import.ts';
 import { insertRecords } from './store.ts';
 
@@ -27,8 +28,7 @@ export interface SourceRow {
   columnOf?: (field: string) => string;
 }
 
-/** Cells holding several values separate them with this character. */
-export const CSV_LIST_SEPARATOR = '|';
+export { CSV_LIST_SEPARATOR } from './vocabulary.ts';
 
 const CSV_FIELDS = new Map<string, keyof RawRecordInput | 'external_id'>([
   ['kind', 'kind'],

@@ -1,29 +1,12 @@
 import { AllianceError } from '../errors.ts';
 import { normalize, NormalizeError } from '../indicators/normalize/index.ts';
 
-export const SUBJECT_KINDS = ['SELLER', 'SHOP', 'PERSON', 'COMPANY', 'LISTING'] as const;
-export const CATEGORIES = ['COUNTERFEIT', 'TRADEMARK', 'COPYRIGHT', 'PATENT', 'DESIGN', 'GREY_MARKET', 'OTHER'] as const;
-export const STATUSES = ['SUSPECTED', 'CONFIRMED', 'DISPUTED', 'CLEARED'] as const;
-/** DESIGN §7: the identifier type names users and scripts rely on. */
-export const IDENTIFIER_TYPES = [
-  'email',
-  'phone',
-  'url',
-  'domain',
-  'shop',
-  'business_id',
-  'payment_account',
-  'bank_account',
-  'ip',
-  'device_id',
-  'name',
-  'address',
-] as const;
-
-export type SubjectKind = (typeof SUBJECT_KINDS)[number];
-export type Category = (typeof CATEGORIES)[number];
-export type RecordStatus = (typeof STATUSES)[number];
-export type IdentifierType = (typeof IDENTIFIER_TYPES)[number];
+// The vocabulary lives apart so that code needing only the names (CLI usage texts, option checks)
+// does not load the normalisers behind validation.
+export { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS } from './vocabulary.ts';
+export type { Category, IdentifierType, RecordStatus, SubjectKind } from './vocabulary.ts';
+import type { Category, IdentifierType, RecordStatus, SubjectKind } from './vocabulary.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS } from './vocabulary.ts';
 
 /** Limits on one record; an import row or API input beyond them is refused, never truncated. */
 export const RECORD_LIMITS = {
