@@ -37,7 +37,10 @@ export interface Config {
   logRequests: boolean;
   auth: AuthConfig;
   limits: LimitsConfig;
-  /** Largest pool of PostgreSQL connections. Env `ALLIANCE_DB_POOL`, default 10. */
+  /**
+   * Largest pool of PostgreSQL connections. Lookups and audit inserts run on a second pool of up to
+   * the same size (its connections plan those statements once). Env `ALLIANCE_DB_POOL`, default 10.
+   */
   dbPoolSize: number;
   /**
    * Region (ISO 3166-1 alpha-2) for identifiers of records that give none: national phone numbers,
