@@ -223,7 +223,13 @@ async function main(): Promise<void> {
     progress(`   ${Math.round(baselineRate)} indicators/s (${baselineSeconds.toFixed(1)} s)`);
 
     const start = (spec: NodeSpec) => {
-      const proc = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, ALLIANCE_BENCH_NODE: JSON.stringify(spec) }, stdio: ['ignore', 2, 2, 'ipc'] });
+      // ALLIANCE_BENCH_CPU_PROF=DIR: each node writes a V8 CPU profile there when it stops.
+      const prof = process.env.ALLIANCE_BENCH_CPU_PROF;
+      const proc = fork(fileURLToPath(import.meta.url), [], {
+        execArgv: prof ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${spec.memberId}.cpuprofile`] : process.execArgv,
+        env: { ...process.env, ALLIANCE_BENCH_NODE: JSON.stringify(spec) },
+        stdio: ['ignore', 2, 2, 'ipc'],
+      });
       procs.push(proc);
       const messages: FromNode[] = [];
       const waiters = new Set<() => void>();
