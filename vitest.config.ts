@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_NODE_FLAGS } from './test/helpers/node-flags.ts';
 
 export default defineConfig({
   test: {
@@ -10,8 +11,7 @@ export default defineConfig({
     // PGlite instances and child processes are heavy; two workers match the 2-core machines CI runs on.
     pool: 'forks',
     maxWorkers: 2,
-    // As for the CLI processes tests start (test/helpers/cli.ts TEST_NODE_FLAGS): V8's optimising tier
-    // costs each worker seconds of CPU compiling PGlite's WebAssembly, more than a test file gains.
-    execArgv: ['--liftoff-only'],
+    // V8 flags only (test/helpers/node-flags.ts says why).
+    execArgv: TEST_NODE_FLAGS,
   },
 });

@@ -50,11 +50,6 @@ export class AuditWriter {
     });
   }
 
-  /** Resolves once every row appended so far is settled. */
-  async flushed(): Promise<void> {
-    while (this.#draining !== undefined) await this.#draining;
-  }
-
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, AUDIT_GROUP_ROWS);
@@ -69,7 +64,7 @@ export class AuditWriter {
 }
 
 /** Inserts rows in one statement; their ids in the order given. */
-export async function insertAuditRows(db: Database, entries: readonly AuditEntryInput[]): Promise<string[]> {
+async function insertAuditRows(db: Database, entries: readonly AuditEntryInput[]): Promise<string[]> {
   if (entries.length === 0) return [];
   for (const e of entries) {
     for (const d of e.digests) if (d.includes(',') || d === '') throw new RangeError('an audit digest is empty or holds a comma');

@@ -28,7 +28,6 @@ export interface SourceRow {
   columnOf?: (field: string) => string;
 }
 
-export { CSV_LIST_SEPARATOR } from './vocabulary.ts';
 
 const CSV_FIELDS = new Map<string, keyof RawRecordInput | 'external_id'>([
   ['kind', 'kind'],

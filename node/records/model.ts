@@ -1,12 +1,10 @@
 import { AllianceError } from '../errors.ts';
 import { normalize, NormalizeError } from '../indicators/normalize/index.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS, type Category, type IdentifierType, type RecordStatus, type SubjectKind } from './vocabulary.ts';
 
 // The vocabulary lives apart so that code needing only the names (CLI usage texts, option checks)
-// does not load the normalisers behind validation.
-export { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS } from './vocabulary.ts';
-export type { Category, IdentifierType, RecordStatus, SubjectKind } from './vocabulary.ts';
-import type { Category, IdentifierType, RecordStatus, SubjectKind } from './vocabulary.ts';
-import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS } from './vocabulary.ts';
+// does not load the normalisers behind validation; it stays importable from here.
+export { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS, type Category, type IdentifierType, type RecordStatus, type SubjectKind };
 
 /** Limits on one record; an import row or API input beyond them is refused, never truncated. */
 export const RECORD_LIMITS = {

@@ -25,7 +25,7 @@ function newPool(opts: PgOptions, extraOptions?: string): pg.Pool {
   let options: string | undefined;
   if (extraOptions !== undefined) {
     // Server options given in the URL (?options=...) are kept and ours added after them; pg would
-    // let the URL's replace ours, so they leave the URL.
+    // let the URL's replace ours, so they leave the URL. (DATABASE_URL is always a URL: config checks.)
     const url = new URL(connectionString);
     const given = url.searchParams.get('options');
     url.searchParams.delete('options');

@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { figure, emit } from './report.ts';
+import { wallNow } from './lib/clock.ts';
 
 export const GOAL_INDICATORS_PER_SECOND = 30_000;
 
@@ -44,11 +45,6 @@ type FromNode =
   | { type: 'connected'; at: number }
   | { type: 'head'; at: number; requests: number }
   | { type: 'error'; message: string };
-
-/** Wall-clock time with sub-millisecond resolution, comparable between processes of one machine. */
-function wallNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 if (process.env.ALLIANCE_BENCH_NODE !== undefined) await runNode(JSON.parse(process.env.ALLIANCE_BENCH_NODE) as NodeSpec);
 else await main();
@@ -108,7 +104,7 @@ async function main(): Promise<void> {
   const { createBenchDatabase } = await import('./lib/database.ts');
   const { foundBenchAlliance } = await import('./lib/alliance.ts');
   const { BenchBatchSigner, benchIndicator, ITEMS_PER_BATCH } = await import('./lib/indicators.ts');
-  const { freePort } = await import('./lib/net.ts');
+  const { freePort } = await import('../../test/helpers/net.ts');
   const { BatchStore, lockOrigins } = await import('../../node/indicators/batch-store.ts');
   const { batchHash, toBatchTime } = await import('../../node/indicators/batch.ts');
   const { Matcher } = await import('../../node/matching/matcher.ts');

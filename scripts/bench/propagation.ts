@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createBenchDatabase } from './lib/database.ts';
 import { figure, emit, type Figure } from './report.ts';
+import { wallNow } from './lib/clock.ts';
 
 export const GOAL_P95_MS = 500;
 export const GOAL_BULK_MS = 5000;
@@ -52,11 +53,6 @@ type FromNode =
   | { type: 'status'; connected: number; subscribers: number; mesh: number; detail: string }
   | { type: 'arrived'; origin: string; seq: number; at: number }
   | { type: 'error'; message: string };
-
-/** Wall-clock time with sub-millisecond resolution, comparable between processes of one machine. */
-function wallNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 if (process.env.ALLIANCE_BENCH_NODE !== undefined) await runNode(JSON.parse(process.env.ALLIANCE_BENCH_NODE) as NodeSpec);
 else await main();

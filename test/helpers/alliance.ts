@@ -6,7 +6,6 @@
  * production.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../node/config.ts';
@@ -28,22 +27,9 @@ import type { MembershipRequest } from '../../node/membership/types.ts';
 import { newTestAdmin, epochBody, type TestAdmin } from './roster.ts';
 import { createPgDatabase, pgliteTemplate, type StorageKind } from './storage.ts';
 import { gqlAt, type GqlResponse } from './api.ts';
+import { freePort } from './net.ts';
 
-/**
- * A free TCP port on 127.0.0.1 for a node to bind later. Taken below the kernel's ephemeral range
- * (32768 and up), so that sockets other tests open on port 0 meanwhile cannot land on it.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
+export { freePort } from './net.ts';
 
 export interface AllianceMember {
   id: string;

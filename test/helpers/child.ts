@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TEST_NODE_FLAGS } from './cli.ts';
+import { TEST_NODE_FLAGS } from './node-flags.ts';
 
 /** The project root: child scripts run from here so `node_modules` resolves. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_NODE_FLAGS } from './node-flags.ts';
 import { pgliteTemplate } from './storage.ts';
 
 /** The repository root: the CLI runs from here, as `npx alliance` would. */
@@ -47,13 +48,6 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
-/**
- * V8 flags for every Node process the tests start (and vitest's workers, vitest.config.ts). They change
- * how code is compiled, never what it does: V8's optimising tier spends some 2 s of CPU compiling
- * PGlite's WebAssembly in every process that opens an embedded database, more than a short-lived
- * test process ever gains back from it.
- */
-export const TEST_NODE_FLAGS: readonly string[] = ['--liftoff-only'];
 
 /** Spawns the real CLI (`node node/cli/bin.ts ...args`) with the Node that runs the tests (24). */
 export function spawnCli(args: string[], opts: Pick<CliOptions, 'env'> = {}): ChildProcess {

@@ -1,6 +1,9 @@
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that is free now, below the ephemeral range so port-0 sockets do not take it meanwhile. */
+/**
+ * A free TCP port on 127.0.0.1 for a node to bind later (tests and benches). Taken below the kernel's
+ * ephemeral range (32768 and up), so that sockets others open on port 0 meanwhile cannot land on it.
+ */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
