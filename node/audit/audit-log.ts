@@ -73,7 +73,7 @@ interface AuditRow {
   details: Record<string, unknown> | string;
 }
 
-const SELECT = 'SELECT id::text AS id, action, subject, role, at, identifier_count, digests, hit_count, details FROM audit_log';
+const SELECT = 'SELECT id, action, subject, role, at, identifier_count, digests, hit_count, details FROM audit_log';
 
 function toEntry(r: AuditRow): AuditEntry {
   return {
@@ -126,7 +126,7 @@ export class AuditLog {
   async write(entry: AuditEntryInput, q: Queryable = this.#db): Promise<string> {
     const { rows } = await q.query<{ id: string }>(
       `INSERT INTO audit_log (action, subject, role, identifier_count, digests, hit_count, details)
-       VALUES ($1, $2, $3, $4, $5::text[], $6, $7::jsonb) RETURNING id::text AS id`,
+       VALUES ($1, $2, $3, $4, $5::text[], $6, $7::jsonb) RETURNING id`,
       [entry.action, entry.subject, entry.role, entry.identifierCount, [...entry.digests], entry.hitCount, JSON.stringify(entry.details)],
     );
     return rows[0]!.id;

@@ -27,7 +27,7 @@ SELECT action, subject, role, identifier_count, string_to_array(digests, ','), h
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::jsonb[])
        WITH ORDINALITY AS u(action, subject, role, identifier_count, digests, hit_count, details, ord)
  ORDER BY ord
-RETURNING id::text AS id`,
+RETURNING id`,
   { plan: 'generic' },
 );
 

@@ -142,7 +142,7 @@ const LOCK_ORIGINS = statement(
   'alliance_lock_origins',
   `SELECT pg_advisory_xact_lock(${ORIGIN_LOCK_NAMESPACE}, h) FROM (SELECT DISTINCT hashtext(o) AS h FROM unnest($1::text[]) AS o ORDER BY h) AS s`,
 );
-const CHAIN_HEAD = statement('alliance_chain_head', 'SELECT seq::float8 AS seq, hash FROM batches WHERE origin = $1 ORDER BY seq DESC LIMIT 1');
+const CHAIN_HEAD = statement('alliance_chain_head', 'SELECT seq, hash FROM batches WHERE origin = $1 ORDER BY seq DESC LIMIT 1');
 
 const DEFAULT_SKEW_MS = 5 * 60_000;
 /**
@@ -343,13 +343,13 @@ export class BatchStore {
   /** The head (highest seq and its hash) of every origin that has stored batches. */
   async heads(): Promise<Map<string, ChainHead>> {
     // A loose index scan over the primary key: one probe per origin, however long the chains are.
-    const { rows } = await this.#db.query<{ origin: string; seq: number; hash: string }>(
+    const { rows } = await this.#db.query<{ origin: string; seq: string; hash: string }>(
       `WITH RECURSIVE o(origin) AS (
          (SELECT origin FROM batches ORDER BY origin LIMIT 1)
          UNION ALL
          SELECT (SELECT b.origin FROM batches b WHERE b.origin > o.origin ORDER BY b.origin LIMIT 1) FROM o WHERE o.origin IS NOT NULL
        )
-       SELECT o.origin, h.seq::float8 AS seq, h.hash
+       SELECT o.origin, h.seq, h.hash
          FROM o CROSS JOIN LATERAL (SELECT seq, hash FROM batches b WHERE b.origin = o.origin ORDER BY seq DESC LIMIT 1) AS h
         WHERE o.origin IS NOT NULL`,
     );
@@ -357,7 +357,7 @@ export class BatchStore {
   }
 
   async head(origin: string, q: Queryable = this.#db): Promise<ChainHead | undefined> {
-    const { rows } = await q.query<{ seq: number; hash: string }>(CHAIN_HEAD, [origin]);
+    const { rows } = await q.query<{ seq: string; hash: string }>(CHAIN_HEAD, [origin]);
     return rows[0] === undefined ? undefined : { seq: Number(rows[0].seq), hash: rows[0].hash };
   }
 
@@ -387,8 +387,8 @@ export class BatchStore {
 
   /** An origin's batches not yet marked published (this node's own, after a restart), in seq order. */
   async unpublished(origin: string): Promise<Array<{ seq: number; jws: string }>> {
-    const { rows } = await this.#db.query<{ seq: number; jws: string }>(
-      'SELECT seq::float8 AS seq, jws FROM batches WHERE origin = $1 AND published_at IS NULL ORDER BY seq',
+    const { rows } = await this.#db.query<{ seq: string; jws: string }>(
+      'SELECT seq, jws FROM batches WHERE origin = $1 AND published_at IS NULL ORDER BY seq',
       [origin],
     );
     return rows.map((r) => ({ seq: Number(r.seq), jws: r.jws }));

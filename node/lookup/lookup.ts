@@ -183,7 +183,7 @@ WITH q AS (
   SELECT * FROM unnest($5::int[], $6::text[], $7::text[]) AS c(idx, type, canonical)
 ), peer AS (
   SELECT DISTINCT ON (q.idx, i.origin, i.ref)
-         q.idx, i.origin, i.ref, i.epoch, i.categories, i.status, i.confidence::int AS confidence,
+         q.idx, i.origin, i.ref, i.epoch, i.categories, i.status, i.confidence,
          to_char(i.first_seen, 'YYYY-MM-DD') AS first_seen, i.expires_at, coalesce(b.created_at, i.updated_at) AS last_seen
     FROM q
     JOIN indicators i ON i.digest = q.digest AND i.type = q.type AND i.epoch = q.epoch
@@ -191,7 +191,7 @@ WITH q AS (
    WHERE i.origin = ANY($8::text[]) AND i.expires_at > $9::timestamptz
    ORDER BY q.idx, i.origin, i.ref, i.epoch DESC
 ), own AS (
-  SELECT DISTINCT c.idx, r.id, r.name, r.kind, r.status, r.categories, r.confidence::int AS confidence,
+  SELECT DISTINCT c.idx, r.id, r.name, r.kind, r.status, r.categories, r.confidence,
          encode(r.ref, 'hex') AS ref, r.updated_at
     FROM c
     JOIN record_identifiers ri ON ri.type = c.type AND ri.canonical = c.canonical

@@ -75,8 +75,8 @@ interface MatchRow {
   retracted_at: Date | string | null;
 }
 
-const COLUMNS = `id::text AS id, state, record_id, record_ref, origin, ref, types, identifiers, categories, status,
-  confidence::int AS confidence, created_at, updated_at, decided_at, decided_by, note, retracted_at`;
+const COLUMNS = `id, state, record_id, record_ref, origin, ref, types, identifiers, categories, status,
+  confidence, created_at, updated_at, decided_at, decided_by, note, retracted_at`;
 
 const date = (v: Date | string): Date => new Date(v);
 const maybeDate = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));

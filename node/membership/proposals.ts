@@ -82,7 +82,7 @@ interface Row {
   reason: string | null;
 }
 
-const COLUMNS = 'id::text AS id, seq::text AS seq, hash, type, signed, created_by, created_at, updated_at, status, reason';
+const COLUMNS = 'id, seq, hash, type, signed, created_by, created_at, updated_at, status, reason';
 
 function toDate(v: Date | string): Date {
   return v instanceof Date ? v : new Date(v);

@@ -231,7 +231,7 @@ export class RosterStore {
   /** Alarms (forks), newest first. */
   async alarms(): Promise<RosterAlarm[]> {
     const { rows } = await this.#db.query<{ id: string; seq: string; hash: string; stored_hash: string | null; reason: string; signed: string; detected_at: Date | string }>(
-      'SELECT id::text AS id, seq::text AS seq, hash, stored_hash, reason, signed, detected_at FROM roster_alarms ORDER BY id DESC',
+      'SELECT id, seq, hash, stored_hash, reason, signed, detected_at FROM roster_alarms ORDER BY id DESC',
     );
     return rows.map((r) => ({
       id: r.id,
@@ -255,7 +255,7 @@ export class RosterStore {
   /** Applies the stored entries after the current head, in order; a stored entry that does not validate is ROSTER_STORAGE_INVALID. */
   async #catchUp(q: Queryable): Promise<void> {
     const after = this.#state === null ? -1 : this.#state.seq;
-    const { rows } = await q.query<EntryRow>('SELECT seq::text AS seq, hash, signed FROM roster_entries WHERE seq > $1::bigint ORDER BY seq', [after]);
+    const { rows } = await q.query<EntryRow>('SELECT seq, hash, signed FROM roster_entries WHERE seq > $1::bigint ORDER BY seq', [after]);
     let state = this.#state;
     const epochs: EpochEvent[] = [];
     for (const row of rows) {

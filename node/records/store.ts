@@ -5,7 +5,7 @@ import { RECORD_LIMITS, RecordError, RecordValidationError, STATUSES } from './m
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
 const SELECT_RECORD = `
-  SELECT r.id, r.seq::text AS seq, r.kind, r.name, r.categories, r.status, r.confidence, r.brands, r.notes,
+  SELECT r.id, r.seq, r.kind, r.name, r.categories, r.status, r.confidence, r.brands, r.notes,
          r.evidence, r.external_id, r.region, encode(r.ref, 'base64') AS ref, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by,
          COALESCE((SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'canonical', i.canonical) ORDER BY i.position)
                      FROM record_identifiers i WHERE i.record_id = r.id), '[]'::json) AS identifiers

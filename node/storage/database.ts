@@ -1,6 +1,11 @@
 import { AllianceError } from '../errors.ts';
 
-/** Rows of one statement. Column types are normalised by the SQL itself (casts), not by the driver. */
+/**
+ * Rows of one statement, the same shapes from both adapters: bigint (int8) values, and counts, as
+ * decimal strings (read them with Number() or BigInt()), numeric as strings, int4 as numbers. SQL
+ * never casts a column to text under its own name: ORDER BY, GROUP BY and comparisons would then see
+ * the text (test/storage/sql-aliases.test.ts keeps it so).
+ */
 export interface QueryResult<R> {
   rows: R[];
   rowCount: number;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, types } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult, Statement } from './database.ts';
 import { InFlight, sqlText, StorageError } from './database.ts';
 import { DirLock } from './lockfile.ts';
@@ -35,7 +35,11 @@ export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
   try {
     const isNew = opts.dataDir === undefined || !fs.existsSync(path.join(opts.dataDir, 'PG_VERSION'));
     const loadDataDir = isNew && opts.template !== undefined ? await openTemplate(opts.template) : undefined;
-    const db = await PGlite.create({ ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) });
+    const db = await PGlite.create({
+      ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+      ...(loadDataDir === undefined ? {} : { loadDataDir }),
+      parsers: INT8_AS_TEXT,
+    });
     return new PgliteDatabase(db, lock);
   } catch (err) {
     lock?.release();
@@ -43,6 +47,13 @@ export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
     throw new StorageError('STORAGE_UNAVAILABLE', `cannot open the embedded database: ${(err as Error).message}`, {}, { cause: err });
   }
 }
+
+/**
+ * bigint columns as decimal strings, as `pg` returns them: PGlite would give a JS number, which loses
+ * precision past 2^53 and, worse, made SQL cast such columns to text under their own names to get one
+ * shape from both adapters: aliases that ORDER BY then resolved to the text (0, 1, 10, 11, 2, ...).
+ */
+const INT8_AS_TEXT = { [types.INT8]: (value: string) => value };
 
 async function openTemplate(file: string): Promise<Blob> {
   try {

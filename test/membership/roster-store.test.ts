@@ -52,7 +52,7 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
   const epochs: EpochEvent[] = [];
   const count = async (table: 'roster_entries' | 'roster_alarms') => (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
-  // This storage's mine: the shared one, then what the tests below append.
+  // This storage's chain: the shared one, then what the tests below append.
   let mine: string[];
   let myStates: RosterState[];
 
@@ -77,7 +77,7 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
     expect(await count('roster_entries')).toBe(0);
   });
 
-  it('submits a mine: each entry applied, stored exactly, state as the roster core computes it', async () => {
+  it('submits a chain: each entry applied, stored exactly, state as the roster core computes it', async () => {
     for (const [i, text] of mine.entries()) {
       const r = await store.submit(text);
       const parsed = await parseSignedEntry(text);
@@ -101,7 +101,7 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
     expect(await store.exportJsonl()).toBe(mine.map((c) => `${c}\n`).join(''));
   });
 
-  it('an entry already in the mine is a no-op (applied: false), whatever its formatting', async () => {
+  it('an entry already in the chain is a no-op (applied: false), whatever its formatting', async () => {
     const pretty = JSON.stringify(JSON.parse(mine[1]!), null, 2);
     const r = await store.submit(pretty);
     expect(r).toEqual({ applied: false, seq: 1, hash: myStates[1]!.hashes[1] });
@@ -158,7 +158,7 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
     myStates.push(store.state!);
   });
 
-  it('reopening replays the stored mine to the same state and reports its epochs again', async () => {
+  it('reopening replays the stored chain to the same state and reports its epochs again', async () => {
     const seen: number[] = [];
     const again = await RosterStore.open(t.db, { onEpoch: (e) => void seen.push(e.entry.body.epoch) });
     expect(again.state).toEqual(myStates[4]);
@@ -188,7 +188,7 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
   });
 
   it('a tampered stored row makes open fail clearly (ROSTER_STORAGE_INVALID naming the seq)', async () => {
-    // The signed text of another entry at seq 1 (a validly signed fork): the mine no longer validates.
+    // The signed text of another entry at seq 1 (a validly signed fork): the chain no longer validates.
     await t.db.query('UPDATE roster_entries SET signed = $1 WHERE seq = 1', [forkAtOne]);
     let err = await RosterStore.open(t.db).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RosterStoreError);
@@ -213,6 +213,48 @@ describe.each(STORAGES)('RosterStore on %s', (kind) => {
     // Repaired, it opens again.
     await t.db.query('UPDATE roster_entries SET hash = $1 WHERE seq = 2', [myStates[2]!.head]);
     expect((await RosterStore.open(t.db)).state!.seq).toBe(6);
+  });
+});
+
+/** The seq of a serialised signed entry, read from its payload. */
+function seqOf(signed: string): number {
+  const { payload } = JSON.parse(signed) as { payload: string };
+  return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { seq: number }).seq;
+}
+
+describe.each(STORAGES)('RosterStore past 9 and 99 entries on %s', (kind) => {
+  it('reopens a chain of 105 entries in seq order, and lists alarms past id 10 newest first', async () => {
+    const t = await openTestDb(kind);
+    try {
+      const store = await RosterStore.open(t.db);
+      for (const text of chain) await store.submit(text);
+      // Suspend and reinstate bob, over and over: seq 4 .. 104.
+      while (store.state!.seq < 104) {
+        const type = store.state!.members.find((m) => m.id === 'bob')!.status === 'ACTIVE' ? 'member.suspend' : 'member.reinstate';
+        expect((await store.submit(await nextText(store.state!, { type, body: { id: 'bob' } }, [A[0]!, A[1]!]))).applied).toBe(true);
+      }
+      const head = store.state!;
+      expect(head.seq).toBe(104);
+      // What a restarted node does: a new store replays every stored row.
+      const again = await RosterStore.open(t.db);
+      expect(again.state).toEqual(head);
+      const exported = (await again.exportJsonl()).trim().split('\n');
+      expect(exported.map(seqOf)).toEqual([...Array(105).keys()]);
+      const served = await again.entries(9, 3);
+      expect(served.items.map(seqOf)).toEqual([9, 10, 11]);
+      expect(served.more).toBe(true);
+
+      // Twelve forks at seqs 1..12, each kept as an alarm: ids 1..12, newest (highest id) first.
+      for (let seq = 1; seq <= 12; seq++) {
+        const fork = await nextText({ alliance: head.alliance, seq: seq - 1, head: head.hashes[seq - 1]! }, { type: 'quorum.set', body: { quorum: seq % 2 === 0 ? 3 : 1 } }, [A[0]!, A[2]!]);
+        expect(await refusal(store.submit(fork))).toBe('fork');
+      }
+      const alarms = await store.alarms();
+      expect(alarms.map((a) => Number(a.id))).toEqual([...Array(12).keys()].map((i) => 12 - i));
+      expect(alarms.map((a) => a.seq)).toEqual([...Array(12).keys()].map((i) => 12 - i));
+    } finally {
+      await t.close();
+    }
   });
 });
 

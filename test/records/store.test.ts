@@ -3,6 +3,7 @@ import { RecordStore, insertRecords, MAX_PAGE_SIZE, type RecordFilter } from '..
 import { decodeCursor, encodeCursor } from '../../node/records/cursor.ts';
 import { RecordError, RecordValidationError, validateRecordInput, validateRecordPatch, type Actor, type RawRecordInput, type StoredRecord } from '../../node/records/model.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
+import { PAST_NINE, restartIdentity, walkPages } from '../helpers/paging.ts';
 
 const ALICE: Actor = { sub: 'alice@member.test', role: 'analyst' };
 const BOB: Actor = { sub: 'bob@member.test', role: 'admin' };
@@ -486,4 +487,28 @@ describe.each(STORAGES)('records on %s', (kind) => {
       expect(await store.history(r.id)).toHaveLength(3);
     });
   });
+});
+
+describe.each(STORAGES)('records past seq 9, 99 and 2^31 on %s', (kind) => {
+  it('pages in insertion order across each edge, every record once', async () => {
+    const t = await openTestDb(kind);
+    try {
+      const store = new RecordStore(t.db);
+      const item = (i: number) => fields({ kind: 'LISTING', name: `Edge item ${i}` });
+      const made = await t.db.transaction((tx) => insertRecords(tx, Array.from({ length: PAST_NINE.before }, (_, i) => item(i)), ALICE, 'import'));
+      await restartIdentity(t.db, 'records', PAST_NINE.restartAt, 'seq');
+      for (let i = 0; i < PAST_NINE.after; i++) made.push((await store.create(item(PAST_NINE.before + i), ALICE)).id);
+      for (const first of [1, 7, 40]) {
+        const { items } = await walkPages(async (after) => {
+          const page = await store.list({}, first, after);
+          return { items: page.records.map((r) => r.id), hasNextPage: page.hasNextPage, endCursor: page.records.at(-1)?.cursor ?? null };
+        });
+        expect(items, `first=${first}`).toEqual(made);
+      }
+      const { rows } = await t.db.query<{ seq: string }>('SELECT max(seq) AS seq FROM records');
+      expect(rows[0]!.seq).toBe(String(PAST_NINE.restartAt + PAST_NINE.after - 1));
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
 });

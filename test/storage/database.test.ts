@@ -42,6 +42,24 @@ describe.each(STORAGES)('database on %s', (kind) => {
     expect(rows).toEqual([{ a: ['x', 'y"z', 'a,b', ''], i: 42, t: null, j: { k: [1, 'ü'] } }]);
   });
 
+  it('returns bigint values and counts as exact decimal strings, arrays too, past 2^31 and 2^53', async () => {
+    const { rows } = await t.db.query<{ small: string; past31: string; past53: string; n: string; arr: string[]; i2: number; i4: number }>(
+      'SELECT 9::bigint AS small, 2147483648::bigint AS past31, 9007199254740993::bigint AS past53, count(*) AS n, $1::bigint[] AS arr, 7::smallint AS i2, 8::int AS i4 FROM other',
+      [['10', '2147483649']],
+    );
+    expect(rows).toEqual([{ small: '9', past31: '2147483648', past53: '9007199254740993', n: '2', arr: ['10', '2147483649'], i2: 7, i4: 8 }]);
+  });
+
+  it('orders a bigint column by number past 9, 99 and 2^31, ascending and descending', async () => {
+    await t.db.exec('CREATE TABLE chain (seq bigint PRIMARY KEY)');
+    const seqs = [0, 1, 2, 9, 10, 11, 99, 100, 101, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 53 - 1];
+    await t.db.query('INSERT INTO chain SELECT unnest($1::bigint[])', [[...seqs].reverse().map(String)]);
+    const asc = await t.db.query<{ seq: string }>('SELECT seq FROM chain ORDER BY seq');
+    expect(asc.rows.map((r) => Number(r.seq))).toEqual(seqs);
+    const desc = await t.db.query<{ seq: string }>('SELECT seq FROM chain WHERE seq > $1 ORDER BY seq DESC', ['9']);
+    expect(desc.rows.map((r) => Number(r.seq))).toEqual(seqs.filter((s) => s > 9).reverse());
+  });
+
   it('commits a transaction that resolves, and returns its result', async () => {
     const result = await t.db.transaction(async (tx) => {
       await tx.query("INSERT INTO items VALUES (1, 'one')");

@@ -178,6 +178,18 @@ describe.each(STORAGES)('roster proposals on %s', (storage) => {
       const r = await t.gql(APPROVE, { id: a.body.data!.proposeRosterChange.id }, admin);
       expect(r.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     });
+
+    it('lists more than ten proposals newest first by number: 12, 11, 10 before 9', async () => {
+      const made: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await t.gql<{ proposeRosterChange: Proposal }>(PROPOSE, { type: 'MEMBER_REINSTATE', body: JSON.stringify({ id: 'bob', reason: `review ${i}` }) }, admin);
+        expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+        made.push(r.body.data!.proposeRosterChange.id);
+      }
+      expect(Number(made.at(-1))).toBeGreaterThan(10);
+      const open = await t.gql<{ rosterProposals: Proposal[] }>(LIST, { status: ['OPEN'] }, admin);
+      expect(open.body.data!.rosterProposals.map((x) => x.id)).toEqual([...made].reverse());
+    });
   });
 
   describe('REJECTED: the roster refuses a proposal that reached the quorum', () => {
