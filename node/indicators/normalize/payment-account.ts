@@ -164,6 +164,11 @@ function recognise(s: string): string {
 
 function recogniseCrypto(s: string): string | undefined {
   if (looksLikeEvm(s)) return crypto('eth', evmAddress(s));
+  // A TRON address may begin "TB1", like a testnet bech32 one: its checksum tells them apart.
+  if (looksLikeTron(s)) {
+    const tron = tronAddress(s);
+    if (!('what' in tron)) return crypto('tron', tron);
+  }
   if (looksLikeBech32Btc(s)) return crypto('btc', bitcoinAddress(s));
   if (looksLikeTron(s)) return crypto('tron', tronAddress(s));
   if (looksLikeBase58Btc(s)) return crypto('btc', bitcoinAddress(s));

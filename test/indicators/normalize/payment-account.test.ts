@@ -119,6 +119,12 @@ describe('payment_account: crypto wallets', () => {
     );
   });
 
+  it('TRON: an address beginning TB1 is TRON, not testnet bech32 (fast-check found one)', () => {
+    const address = b58c.encode(Uint8Array.from([0x41, 11, 79, ...new Array<number>(18).fill(0)]));
+    expect(address.startsWith('TB1')).toBe(true);
+    expect(norm(address)).toBe(`tron:${address}`);
+  });
+
   it('TRON: the hex (41…) and base58 (T…) forms are one address', () => {
     fc.assert(
       fc.property(bytes20, (b) => {
