@@ -111,12 +111,20 @@ export interface LimitsConfig {
   aliases: number;
   /** Most lexical tokens in one document. Env `ALLIANCE_MAX_TOKENS`, default 5000. */
   tokens: number;
+  /** Longest document text, in characters (long values belong in variables). Env `ALLIANCE_MAX_DOCUMENT_CHARS`, default 262144. */
+  documentChars: number;
+  /** Most JSON values in one request's variables (each is coerced before any resolver runs). Env `ALLIANCE_MAX_VARIABLE_VALUES`, default 10000. */
+  variableValues: number;
   /**
    * Most field values one operation may resolve, lists counted at the page size asked for (a full
-   * page of 500 records with every field is about 15,000). Env `ALLIANCE_MAX_COST`, default 20000.
+   * page of 500 records with every field is about 15,000). Env `ALLIANCE_MAX_COST`, default 10000.
    */
   cost: number;
-  /** Most records per `importRecords` call. Env `ALLIANCE_MAX_IMPORT`, default 5000. */
+  /** Open subscriptions on one WebSocket. Env `ALLIANCE_MAX_SUBSCRIPTIONS_PER_SOCKET`, default 20. */
+  subscriptionsPerSocket: number;
+  /** Open WebSockets of one token subject (per API process). Env `ALLIANCE_MAX_SOCKETS_PER_SUBJECT`, default 16. */
+  socketsPerSubject: number;
+  /** Most records per `importRecords` call. Env `ALLIANCE_MAX_IMPORT`, default 500. */
   importRecords: number;
 }
 
@@ -133,12 +141,16 @@ export const DEFAULTS = {
   audience: 'alliance-api',
   jwksAlgorithms: 'RS256,ES256,EdDSA',
   jwksRoleClaim: 'roles',
-  bodyBytes: 8 * 1024 * 1024,
+  bodyBytes: 2 * 1024 * 1024,
   queryDepth: 10,
   aliases: 30,
   tokens: 5000,
+  documentChars: 256 * 1024,
+  variableValues: 10_000,
   cost: 20_000,
-  importRecords: 5000,
+  importRecords: 500,
+  subscriptionsPerSocket: 20,
+  socketsPerSubject: 16,
   dbPoolSize: 10,
   epochGraceDays: 7,
   indicatorLifetimeDays: 365,
@@ -262,7 +274,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       queryDepth: int('ALLIANCE_MAX_DEPTH', DEFAULTS.queryDepth, 2, 100),
       aliases: int('ALLIANCE_MAX_ALIASES', DEFAULTS.aliases, 0, 10_000),
       tokens: int('ALLIANCE_MAX_TOKENS', DEFAULTS.tokens, 50, 1_000_000),
+      documentChars: int('ALLIANCE_MAX_DOCUMENT_CHARS', DEFAULTS.documentChars, 1024, 1024 * 1024 * 1024),
+      variableValues: int('ALLIANCE_MAX_VARIABLE_VALUES', DEFAULTS.variableValues, 100, 100_000_000),
       cost: int('ALLIANCE_MAX_COST', DEFAULTS.cost, 10, 10_000_000),
+      subscriptionsPerSocket: int('ALLIANCE_MAX_SUBSCRIPTIONS_PER_SOCKET', DEFAULTS.subscriptionsPerSocket, 1, 10_000),
+      socketsPerSubject: int('ALLIANCE_MAX_SOCKETS_PER_SUBJECT', DEFAULTS.socketsPerSubject, 1, 100_000),
       importRecords: int('ALLIANCE_MAX_IMPORT', DEFAULTS.importRecords, 1, 1_000_000),
     },
     dbPoolSize: int('ALLIANCE_DB_POOL', DEFAULTS.dbPoolSize, 1, 1000),

@@ -29,7 +29,11 @@ describe('loadConfig precedence: flags > env > defaults', () => {
       queryDepth: DEFAULTS.queryDepth,
       aliases: DEFAULTS.aliases,
       tokens: DEFAULTS.tokens,
+      documentChars: DEFAULTS.documentChars,
+      variableValues: DEFAULTS.variableValues,
       cost: DEFAULTS.cost,
+      subscriptionsPerSocket: DEFAULTS.subscriptionsPerSocket,
+      socketsPerSubject: DEFAULTS.socketsPerSubject,
       importRecords: DEFAULTS.importRecords,
     });
   });

@@ -61,6 +61,27 @@ export function requestParamsProblem(params: unknown, isGet: boolean): string | 
 }
 
 /**
+ * How many JSON values (objects, arrays, strings, numbers, booleans, nulls) `value` holds, counting
+ * itself; counting stops once past `stopAbove`. Iterative, so no nesting overflows the stack.
+ * graphql-js coerces every value of a variable before a resolver can refuse the request (about a
+ * microsecond and a half each), so the number of values, not the bytes, is what a request costs.
+ */
+export function countJsonValues(value: unknown, stopAbove: number): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++count > stopAbove) return count;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      for (const key in v) stack.push((v as Record<string, unknown>)[key]);
+    }
+  }
+  return count;
+}
+
+/**
  * Mercurius reports some request errors as one error holding a list (`errors`) of the real ones:
  * validation errors, query depth, a body that is not a GraphQL request, a mutation sent with GET.
  */

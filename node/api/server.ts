@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import mercurius from 'mercurius';
 import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
@@ -11,8 +10,8 @@ import { RecordStore } from '../records/store.ts';
 import { AuthError, allowed, type Principal, type Role, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { maskError } from './errors.ts';
-import { GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
-import { checkTokenLimit, limitValidationRules, operationCost, tokenLimitCheck, tooComplex } from './limits.ts';
+import { countJsonValues, GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
+import { documentCheck, documentTooLong, limitValidationRules, operationCost, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { RequestLogController } from './request-log.ts';
 import { recordResolvers } from './resolvers/records.ts';
@@ -34,7 +33,10 @@ import { exportResolvers } from './resolvers/export.ts';
 import { RecordExporter } from '../records/export.ts';
 import { MatchStore } from '../matching/store.ts';
 import type { MatchFeed } from '../matching/feed.ts';
-import { MATCH_FOUND_TOPIC, matchResolvers } from './resolvers/matching.ts';
+import { matchResolvers } from './resolvers/matching.ts';
+import { Broadcast } from './broadcast.ts';
+import { attachSubscriptions } from './subscriptions.ts';
+import type { StoredMatch } from '../matching/model.ts';
 
 export interface ApiOptions {
   config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup' | 'logRequests'>>;
@@ -68,13 +70,6 @@ const NO_LOOKUP_SOURCES: LookupSources = { self: () => undefined, roster: () => 
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/**
- * graphql-js as mercurius loads it (CommonJS). This module's `import 'graphql'` may resolve to a
- * second copy (the package's ESM build, as bundlers and test runners pick it), whose functions refuse
- * the schema mercurius built ("from another module or realm"): validating against that schema needs
- * mercurius' copy.
- */
-const mercuriusGraphql = createRequire(createRequire(import.meta.url).resolve('mercurius'))('graphql') as typeof import('graphql');
 
 /** Builds the HTTP API: GraphQL at /graphql (bearer tokens), and /healthz, /readyz, /metrics. */
 export async function buildApi(opts: ApiOptions): Promise<Api> {
@@ -84,6 +79,8 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES);
   const audit = new AuditLog(db);
   const matches = new MatchStore(db);
+  // Raised matches, fanned out to this process's matchFound subscribers.
+  const matchFound = new Broadcast<StoredMatch>();
   const limiter = new RateLimiter({
     perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
     burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
@@ -158,15 +155,6 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
 
   await app.register(async (gql) => {
     gql.addHook('onRequest', async (req, reply) => {
-      if (isWebSocketUpgrade(req)) {
-        // Subscriptions: a WebSocket cannot carry an Authorization header (browsers cannot set one),
-        // so its token comes in the connection_init message and is checked there (onConnect below)
-        // before anything is subscribed. CSRF prevention guards requests a browser sends with the
-        // user's ambient credentials; this API has none (bearer tokens only) and the socket is useless
-        // without a token, so the upgrade is let past mercurius' check.
-        req.headers['mercurius-require-preflight'] ??= 'websocket';
-        return;
-      }
       req.graphqlMediaType = negotiateMediaType(req.headers.accept);
       return authenticate(req, reply, verifyToken);
     });
@@ -182,10 +170,17 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     // Mercurius' own request schema coerces types (`"query": 0` becomes a crash deeper down): check the
     // GraphQL over HTTP parameters here, before it sees them, and answer a clear 400.
     gql.addHook('preValidation', async (req) => {
-      if (isWebSocketUpgrade(req)) return;
       const params = req.method === 'GET' ? (req.query as Record<string, unknown>) : req.body;
       const problem = requestParamsProblem(params, req.method === 'GET');
       if (problem) throw Object.assign(new Error(problem), { statusCode: 400 });
+      // Bounds that need no parsing, before mercurius hashes the document for its cache. (A GET
+      // request's variables are a JSON string within the URL's length: bounded already.)
+      const source = (params as { query: string }).query;
+      if (source.length > config.limits.documentChars) throw documentTooLong(source, config.limits.documentChars);
+      const variables = req.method === 'GET' ? undefined : (req.body as { variables?: unknown }).variables;
+      if (variables != null && countJsonValues(variables, config.limits.variableValues) > config.limits.variableValues) {
+        throw Object.assign(new Error(`the request's variables hold more than ${config.limits.variableValues} values: send the work in several requests`), { statusCode: 413 });
+      }
       // GraphQL over HTTP lets clients send `"extensions": null`; mercurius' body schema wants an object.
       const body = req.body as Record<string, unknown> | null | undefined;
       if (req.method !== 'GET' && body && body.extensions === null) delete body.extensions;
@@ -207,28 +202,25 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         lookupResolvers({ service: lookup, limiter, metrics, defaultRegion: config.defaultRegion }),
         auditResolvers(audit, lookup, config.defaultRegion),
         exportResolvers(new RecordExporter(store, audit, (type, canonical) => lookup.digestsOf(type, canonical))),
-        matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics }),
+        matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics, matchFound }),
       ),
       roles,
     );
     const subscriptionRoles = [...roles].filter(([key]) => key.startsWith('Subscription.')).map(([, r]) => r);
+    // Subscriptions are served by graphql-ws (subscriptions.ts), which runs the schema's own
+    // Subscription fields: mercurius gets every other resolver.
+    const { Subscription: subscriptionResolvers, ...httpResolvers } = resolvers as Record<string, unknown> & { Subscription?: Record<string, object> };
 
     await gql.register(mercurius, {
       schema: sdl,
-      resolvers: resolvers as never,
+      resolvers: httpResolvers as never,
       path: '/graphql',
       graphiql: false,
       jit: 0,
       allowBatchedQueries: false,
-      queryDepth: config.limits.queryDepth,
       validationRules: limitValidationRules(config.limits),
       csrfPrevention: true,
       context: (req: FastifyRequest): ApiContext => ({ principal: req.principal!, requestId: req.id }),
-      subscription: {
-        // Per WebSocket: its upgrade request's id, and the socket itself (closed when the token expires).
-        context: (socket, req) => ({ socket, requestId: req.id }),
-        onConnect: (data: { payload?: unknown }) => authorizeSubscriber(data.payload, verifyToken, subscriptionRoles, logger),
-      },
       errorFormatter: (execution, ctx) => {
         const reply = (ctx as { reply?: FastifyReply }).reply;
         const requestId = reply?.request.id ?? (ctx as { requestId?: string }).requestId ?? 'unknown';
@@ -247,21 +239,23 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       },
     });
 
-    const withinTokenLimit = tokenLimitCheck(config.limits.tokens);
+    const schema = gql.graphql.schema;
+    const subscriptionFields = schema.getSubscriptionType()?.getFields() ?? {};
+    for (const [name, resolver] of Object.entries(subscriptionResolvers ?? {})) Object.assign(subscriptionFields[name]!, resolver);
+    attachSubscriptions({
+      app: gql,
+      path: '/graphql',
+      schema,
+      limits: config.limits,
+      validationRules: limitValidationRules(config.limits),
+      authorize: (payload) => authorizeSubscriber(payload, verifyToken, subscriptionRoles, logger),
+      metrics,
+      logger,
+    });
+
+    const withinDocumentLimits = documentCheck(config.limits);
     gql.graphql.addHook('preParsing', async (_schema, source) => {
-      withinTokenLimit(source);
-    });
-    // Subscriptions have hooks of their own; the same document limits apply.
-    gql.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
-      checkTokenLimit(source, config.limits.tokens);
-    });
-    gql.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
-      // Mercurius executes subscription documents without validating them (graphql-js' subscribe
-      // does not either): validate with the rules and limits queries get.
-      const invalid = mercuriusGraphql.validate(schema, document, [...mercuriusGraphql.specifiedRules, ...limitValidationRules(config.limits)]);
-      if (invalid.length > 0) throw invalid[0]!;
-      const cost = operationCost(schema, document, undefined);
-      if (cost > config.limits.cost) throw tooComplex(`Cost limit of ${config.limits.cost} exceeded: the subscription may resolve ${cost} field values.`);
+      withinDocumentLimits(source);
     });
     // Cost needs the variables (`first: $n`), so it is checked here rather than as a validation rule.
     gql.graphql.addHook('preExecution', async (schema, document, context, variables) => {
@@ -286,7 +280,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       const unsubscribe = feed.subscribe((ids) => {
         matches.getMany(ids).then(
           (list) => {
-            for (const m of list) if (m.state === 'NEW') gql.graphql.pubsub.publish({ topic: MATCH_FOUND_TOPIC, payload: { matchFound: m } });
+            for (const m of list) if (m.state === 'NEW') matchFound.publish(m);
           },
           (err: unknown) => logger.error({ err }, 'raised matches could not be read for subscribers'),
         );
@@ -301,19 +295,10 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
 }
 
 /**
- * An upgrade request, as Node hands it to the WebSocket server: `upgrade` is set on requests that
- * arrive through the server's 'upgrade' event only (never on a plain request that merely carries
- * an Upgrade header), and such a request is either turned into a WebSocket or closed, never served.
- */
-function isWebSocketUpgrade(req: FastifyRequest): boolean {
-  return (req.raw as { upgrade?: boolean }).upgrade === true && req.method === 'GET';
-}
-
-/**
  * Checks the token of a WebSocket's connection_init payload (`{ authorization: 'Bearer <jwt>' }`, or
- * `{ headers: { authorization } }`): false refuses the connection (mercurius answers
- * connection_error and closes it); otherwise the principal and token expiry join the connection's
- * context. Refused: no token, an invalid or expired one, a role that may use no subscription.
+ * `{ headers: { authorization } }`): false refuses the connection (closed with 4403); otherwise the
+ * principal and when its token expires. Refused: no token, an invalid or expired one, a role that
+ * may use no subscription.
  */
 async function authorizeSubscriber(
   payload: unknown,

@@ -203,7 +203,10 @@ async function main(): Promise<void> {
             ALLIANCE_HEADS_INTERVAL_MS: String(DEFAULTS.headsIntervalMs),
             ALLIANCE_BATCH_ITEMS: String(DEFAULTS.batchItems),
             ALLIANCE_DB_POOL: '4',
+            // The 10k import is one request, past the API's per-request bounds for interactive use.
             ALLIANCE_MAX_IMPORT: String(Math.max(5000, IMPORT_RECORDS)),
+            ALLIANCE_MAX_VARIABLE_VALUES: String(100 * Math.max(5000, IMPORT_RECORDS)),
+            ALLIANCE_MAX_BODY_BYTES: String(64 * 1024 * 1024),
           },
         };
         // ALLIANCE_BENCH_CPU_PROF=DIR: each node writes a V8 CPU profile there when it stops.

@@ -224,10 +224,11 @@ describe.each(STORAGES)('match API (%s)', (kind) => {
   });
 
   it('matchFound: a connection needs a valid token in connection_init', async () => {
+    // graphql-transport-ws: a refused connection_init closes the socket with 4403, nothing sent.
     const refuse = async (payload: unknown) => {
       const c = await WsClient.init(t.graphqlUrl, payload);
-      await c.whenClosed();
-      expect(c.messages.map((m) => m.type)).toEqual(['connection_error']);
+      expect(await c.whenClosed()).toEqual({ code: 4403, reason: 'Forbidden' });
+      expect(c.messages).toEqual([]);
     };
     await refuse(undefined);
     await refuse({});
@@ -236,11 +237,11 @@ describe.each(STORAGES)('match API (%s)', (kind) => {
     await refuse({ authorization: `Bearer ${await issueToken(t.key, t.config.auth, { role: 'trust', sub: 'late', ttlSeconds: -60 })}` });
     await refuse({ authorization: `Bearer ${(await t.token('trust')).slice(0, -4)}AAAA` });
 
-    // Subscribing without connection_init is refused too.
+    // Subscribing without connection_init is refused too (4401).
     const early = await WsClient.open(t.graphqlUrl);
     early.subscribe('1', 'subscription { matchFound { id } }');
-    await early.whenClosed();
-    expect(early.messages.map((m) => m.type)).toEqual(['connection_error']);
+    expect(await early.whenClosed()).toEqual({ code: 4401, reason: 'Unauthorized' });
+    expect(early.messages).toEqual([]);
 
     // The upgrade itself is let through without a token, but nothing else is: a query sent with an
     // Upgrade header, or as a malformed upgrade, is never answered.

@@ -27,7 +27,7 @@ export class WsClient {
   }
 
   /** Opens a socket to the GraphQL endpoint (http URL), speaking `protocol`. */
-  static open(graphqlUrl: string, protocol = 'graphql-transport-ws'): Promise<WsClient> {
+  static open(graphqlUrl: string, protocol: string | string[] = 'graphql-transport-ws'): Promise<WsClient> {
     const socket = new WebSocket(graphqlUrl.replace(/^http/, 'ws'), protocol);
     return new Promise((resolve, reject) => {
       socket.addEventListener('open', () => resolve(new WsClient(socket)), { once: true });

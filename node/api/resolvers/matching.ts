@@ -1,4 +1,5 @@
 import { connection } from './common.ts';
+import type { Broadcast } from '../broadcast.ts';
 import type { ApiContext } from '../context.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { assertRecordId } from '../../records/model.ts';
@@ -8,49 +9,20 @@ import { assertMatchId, type MatchStore } from '../../matching/store.ts';
 import type { MatchState, MatchVerdict, StoredMatch } from '../../matching/model.ts';
 import { present as presentRecord } from './records.ts';
 
-/** The mercurius pubsub topic `matchFound` pushes on. */
-export const MATCH_FOUND_TOPIC = 'alliance.matchFound';
-
 export interface MatchResolverDeps {
   store: MatchStore;
   records: RecordStore;
   /** The roster, to name the other member; null without one. */
   roster: () => RosterState | null;
   metrics: ApiMetrics;
+  /** Raised matches as they are pushed to this process's subscribers. */
+  matchFound: Broadcast<StoredMatch>;
 }
 
 interface MatchesArgs {
   filter?: { state?: MatchState[] | null; origin?: string | null; recordId?: string | null; since?: string | null } | null;
   first?: number | null;
   after?: string | null;
-}
-
-/** What a subscription's resolvers get: the connection's context (server.ts) and mercurius' pubsub. */
-interface SubscriptionContext extends ApiContext {
-  pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> };
-  /** The WebSocket, closed when the token expires. */
-  socket?: { close(code?: number, reason?: string): void; once(event: 'close', fn: () => void): unknown };
-  /** When the connection's token expires (ms since the epoch). */
-  tokenExpiresAt?: number;
-}
-
-/** setTimeout takes at most 2^31 - 1 ms (24.8 days); tokens may live 90 days. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const armed = new WeakSet<object>();
-
-/** Closes the connection (4401 Unauthorized, graphql-transport-ws) once its token has expired. */
-function closeAtExpiry(socket: NonNullable<SubscriptionContext['socket']>, expiresAt: number): void {
-  if (armed.has(socket)) return;
-  armed.add(socket);
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    const wait = expiresAt - Date.now();
-    if (wait <= 0) return socket.close(4401, 'token expired');
-    timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS));
-    timer.unref();
-  };
-  socket.once('close', () => clearTimeout(timer));
-  arm();
 }
 
 /** `matches`, `match`, `acknowledgeMatch`, `matchFound` (schema/matching.graphql). */
@@ -88,25 +60,29 @@ export function matchResolvers(deps: MatchResolverDeps) {
     },
     Subscription: {
       matchFound: {
-        async subscribe(_: unknown, __: unknown, ctx: SubscriptionContext) {
-          const source = (await ctx.pubsub.subscribe(MATCH_FOUND_TOPIC))[Symbol.asyncIterator]();
-          // Counted once the listener is in place: a match raised from now on reaches this subscriber.
+        subscribe() {
+          const source = deps.matchFound.subscribe();
+          // Counted once the subscriber is in place: a match raised from now on reaches it.
           metrics.matchSubscriptions.inc();
-          if (ctx.socket !== undefined && ctx.tokenExpiresAt !== undefined) closeAtExpiry(ctx.socket, ctx.tokenExpiresAt);
           let open = true;
           const end = () => {
             if (open) metrics.matchSubscriptions.dec();
             open = false;
           };
-          const iterator: AsyncIterableIterator<unknown> = {
+          const iterator: AsyncIterableIterator<StoredMatch> = {
             async next() {
-              const r = await source.next();
-              if (r.done === true) end();
-              return r;
+              try {
+                const r = await source.next();
+                if (r.done === true) end();
+                return r;
+              } catch (err) {
+                end();
+                throw err;
+              }
             },
-            async return(value?: unknown) {
+            async return() {
               end();
-              return source.return ? source.return(value) : { done: true, value: undefined };
+              return source.return!();
             },
             [Symbol.asyncIterator]() {
               return iterator;
@@ -114,6 +90,7 @@ export function matchResolvers(deps: MatchResolverDeps) {
           };
           return iterator;
         },
+        resolve: (m: StoredMatch) => m,
       },
     },
     Match: {
