@@ -35,6 +35,12 @@ export interface Config {
    * Env `ALLIANCE_LOG_REQUESTS` (`true` or `false`), default `true`.
    */
   logRequests: boolean;
+  /**
+   * Bearer token `/metrics` asks for (Prometheus: `authorization.credentials_file`), at least 32
+   * characters. Env `ALLIANCE_METRICS_TOKEN`, default none: `/metrics` is then open to whoever
+   * reaches the HTTP port (keep it private, or set this).
+   */
+  metricsToken: string | undefined;
   auth: AuthConfig;
   limits: LimitsConfig;
   /**
@@ -248,6 +254,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 
   const pgliteTemplate = pick(undefined, 'ALLIANCE_PGLITE_TEMPLATE');
 
+  const metricsToken = pick(undefined, 'ALLIANCE_METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,512}$/.test(metricsToken)) {
+    throw new ConfigError('ALLIANCE_METRICS_TOKEN', 'must be 32 to 512 printable characters without spaces (e.g. openssl rand -base64 32)');
+  }
+
   return {
     dataDir,
     databaseUrl,
@@ -261,6 +272,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     })(),
     logLevel,
     logRequests: bool('ALLIANCE_LOG_REQUESTS', DEFAULTS.logRequests),
+    metricsToken,
     auth: {
       issuer: pick(undefined, 'ALLIANCE_TOKEN_ISSUER') ?? DEFAULTS.issuer,
       audience: pick(undefined, 'ALLIANCE_TOKEN_AUDIENCE') ?? DEFAULTS.audience,

@@ -61,24 +61,47 @@ export function requestParamsProblem(params: unknown, isGet: boolean): string | 
 }
 
 /**
- * How many JSON values (objects, arrays, strings, numbers, booleans, nulls) `value` holds, counting
- * itself; counting stops once past `stopAbove`. Iterative, so no nesting overflows the stack.
- * graphql-js coerces every value of a variable before a resolver can refuse the request (about a
- * microsecond and a half each), so the number of values, not the bytes, is what a request costs.
+ * Text the node refuses in any string a client sends: a NUL character (PostgreSQL text cannot hold
+ * one) or an unpaired UTF-16 surrogate (not Unicode: it cannot be stored or compared as text). One
+ * rule for every argument and variable, applied before any resolver runs.
  */
-export function countJsonValues(value: unknown, stopAbove: number): number {
-  let count = 0;
-  const stack: unknown[] = [value];
+export function isUnacceptableText(s: string): boolean {
+  return s.includes('\u0000') || !s.isWellFormed();
+}
+
+export const UNACCEPTABLE_TEXT = 'holds a NUL character or an unpaired surrogate, which no text the node stores may';
+
+export interface VariablesScan {
+  /** JSON values seen (objects, arrays, strings, numbers, booleans, nulls), counting the whole; stops past the limit. */
+  values: number;
+  /** Where the first unacceptable string is (`variables.input.name`, keys included), if any. */
+  badText: string | undefined;
+}
+
+/**
+ * Walks a request's variables once: how many values they hold (graphql-js coerces every one of them
+ * before a resolver can refuse the request, about a microsecond and a half each, so the number of
+ * values, not the bytes, is what a request costs) and the first string, value or key, that
+ * `isUnacceptableText` refuses. Iterative, so no nesting overflows the stack; stops past `maxValues`.
+ */
+export function scanVariables(variables: unknown, maxValues: number): VariablesScan {
+  let values = 0;
+  const stack: Array<{ v: unknown; at: string }> = [{ v: variables, at: 'variables' }];
   while (stack.length > 0) {
-    const v = stack.pop();
-    if (++count > stopAbove) return count;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
+    const { v, at } = stack.pop()!;
+    if (++values > maxValues) return { values, badText: undefined };
+    if (typeof v === 'string') {
+      if (isUnacceptableText(v)) return { values, badText: at };
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], at: `${at}[${i}]` });
     } else if (v !== null && typeof v === 'object') {
-      for (const key in v) stack.push((v as Record<string, unknown>)[key]);
+      for (const key of Object.keys(v)) {
+        if (isUnacceptableText(key)) return { values, badText: `${at} (a key)` };
+        stack.push({ v: (v as Record<string, unknown>)[key], at: `${at}.${key}` });
+      }
     }
   }
-  return count;
+  return { values, badText: undefined };
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   getOperationAST,
   parse,
   valueFromASTUntyped,
+  visit,
   type FieldNode,
   type DocumentNode,
   type GraphQLField,
@@ -15,6 +16,8 @@ import {
 } from 'graphql';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import type { LimitsConfig } from '../config.ts';
+import { apiError } from './errors.ts';
+import { isUnacceptableText, UNACCEPTABLE_TEXT } from './graphql-http.ts';
 
 /**
  * Document limits: the size, tokens, depth and shape of the text (`checkDocument`, before anything
@@ -90,11 +93,21 @@ export function checkDocument(source: string, limits: DocumentLimits): DocumentN
     throw err;
   }
   checkShape(document, limits.queryDepth);
+  checkText(document);
   return document;
 }
 
 export function documentTooLong(source: string, max: number): GraphQLError {
   return tooComplex(`Document size limit of ${max} characters exceeded: the document has ${source.length}; pass long values as variables.`);
+}
+
+/** The rule for text (isUnacceptableText) on every string literal of the document. */
+function checkText(document: DocumentNode): void {
+  visit(document, {
+    StringValue(node) {
+      if (isUnacceptableText(node.value)) throw apiError('BAD_USER_INPUT', `a string in the document ${UNACCEPTABLE_TEXT}`);
+    },
+  });
 }
 
 /** What checkDocument needs of the limits (LimitsConfig). */

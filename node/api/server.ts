@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import mercurius from 'mercurius';
 import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
@@ -9,8 +9,8 @@ import type { Database } from '../storage/database.ts';
 import { RecordStore } from '../records/store.ts';
 import { AuthError, allowed, type Principal, type Role, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
-import { maskError } from './errors.ts';
-import { countJsonValues, GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
+import { apiError, maskError } from './errors.ts';
+import { scanVariables, UNACCEPTABLE_TEXT, GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
 import { documentCheck, documentTooLong, limitValidationRules, operationCost, tooComplex } from './limits.ts';
 import { ApiMetrics } from './metrics.ts';
 import { RequestLogController } from './request-log.ts';
@@ -27,6 +27,8 @@ import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
 import { LookupService, type LookupSources } from '../lookup/lookup.ts';
 import { RateLimiter } from '../lookup/rate-limit.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { AuditWriter } from '../audit/audit-writer.ts';
+import { CaseDataAudit, CaseDataLedger, caseDataFieldsOf, noteCaseData } from './case-data.ts';
 import { lookupResolvers } from './resolvers/lookup.ts';
 import { auditResolvers } from './resolvers/audit.ts';
 import { exportResolvers } from './resolvers/export.ts';
@@ -39,7 +41,7 @@ import { attachSubscriptions } from './subscriptions.ts';
 import type { StoredMatch } from '../matching/model.ts';
 
 export interface ApiOptions {
-  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup' | 'logRequests'>>;
+  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup' | 'logRequests' | 'metricsToken'>>;
   db: Database;
   verifyToken: TokenVerifier;
   logger: Logger;
@@ -76,12 +78,20 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   const { config, db, verifyToken, logger } = opts;
   const store = new RecordStore(db);
   const metrics = new ApiMetrics({ countRecords: () => store.count() });
-  const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES);
+  // One group-committing writer for the rows that must be stored before an answer leaves.
+  const auditWriter = new AuditWriter(db);
+  const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES, auditWriter);
+  const caseDataAudit = new CaseDataAudit(auditWriter, (type, canonical) => lookup.digestsOf(type, canonical));
   const audit = new AuditLog(db);
   const matches = new MatchStore(db);
   // Raised matches, fanned out to this process's matchFound subscribers.
   const matchFound = new Broadcast<StoredMatch>();
   const limiter = new RateLimiter({
+    perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
+    burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
+  });
+  // normalize has a bucket of its own, of the lookup quota's size: it costs CPU, not alliance data.
+  const normalizeLimiter = new RateLimiter({
     perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
     burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
   });
@@ -148,7 +158,11 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       return reply.code(503).send({ status: 'unavailable', storage: db.kind });
     }
   });
-  app.get('/metrics', async (_req, reply) => {
+  const metricsAllowed = bearerCheck(config.metricsToken);
+  app.get('/metrics', async (req, reply) => {
+    if (!metricsAllowed(req.headers.authorization)) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ errors: [{ message: 'a bearer token is required (ALLIANCE_METRICS_TOKEN)', extensions: { code: 'UNAUTHENTICATED', requestId: req.id } }] });
+    }
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -173,14 +187,12 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       const params = req.method === 'GET' ? (req.query as Record<string, unknown>) : req.body;
       const problem = requestParamsProblem(params, req.method === 'GET');
       if (problem) throw Object.assign(new Error(problem), { statusCode: 400 });
-      // Bounds that need no parsing, before mercurius hashes the document for its cache. (A GET
-      // request's variables are a JSON string within the URL's length: bounded already.)
+      // Bounds that need no parsing, before mercurius hashes the document for its cache, and the
+      // rule for text, before any resolver sees a variable.
       const source = (params as { query: string }).query;
       if (source.length > config.limits.documentChars) throw documentTooLong(source, config.limits.documentChars);
-      const variables = req.method === 'GET' ? undefined : (req.body as { variables?: unknown }).variables;
-      if (variables != null && countJsonValues(variables, config.limits.variableValues) > config.limits.variableValues) {
-        throw Object.assign(new Error(`the request's variables hold more than ${config.limits.variableValues} values: send the work in several requests`), { statusCode: 413 });
-      }
+      const variables = req.method === 'GET' ? parseGetVariables(params as Record<string, unknown>) : (req.body as { variables?: unknown }).variables;
+      if (variables != null) checkVariables(variables, config.limits.variableValues);
       // GraphQL over HTTP lets clients send `"extensions": null`; mercurius' body schema wants an object.
       const body = req.body as Record<string, unknown> | null | undefined;
       if (req.method !== 'GET' && body && body.extensions === null) delete body.extensions;
@@ -188,14 +200,14 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
 
     const sdl = loadSchemaSdl();
     const roles = fieldRolesOf(sdl);
-    const resolvers = guardResolvers(
+    const resolvers = noteCaseData(guardResolvers(
       merge(
         {
           DateTime,
           Query: { viewer: (_: unknown, __: unknown, ctx: ApiContext) => ({ subject: ctx.principal.sub, roles: ctx.principal.roles.map((r) => r.toUpperCase()) }) },
         },
         recordResolvers(store, config),
-        indicatorResolvers(config),
+        indicatorResolvers(config, normalizeLimiter),
         membershipResolvers(roster),
         rosterProposalResolvers(new RosterProposals(db, roster, opts.adminKey)),
         networkResolvers(opts.network ?? (() => NO_NETWORK)),
@@ -205,7 +217,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics, matchFound }),
       ),
       roles,
-    );
+    ), caseDataFieldsOf(sdl));
     const subscriptionRoles = [...roles].filter(([key]) => key.startsWith('Subscription.')).map(([, r]) => r);
     // Subscriptions are served by graphql-ws (subscriptions.ts), which runs the schema's own
     // Subscription fields: mercurius gets every other resolver.
@@ -220,7 +232,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       allowBatchedQueries: false,
       validationRules: limitValidationRules(config.limits),
       csrfPrevention: true,
-      context: (req: FastifyRequest): ApiContext => ({ principal: req.principal!, requestId: req.id }),
+      context: (req: FastifyRequest): ApiContext => ({ principal: req.principal!, requestId: req.id, caseData: new CaseDataLedger() }),
       errorFormatter: (execution, ctx) => {
         const reply = (ctx as { reply?: FastifyReply }).reply;
         const requestId = reply?.request.id ?? (ctx as { requestId?: string }).requestId ?? 'unknown';
@@ -249,6 +261,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       limits: config.limits,
       validationRules: limitValidationRules(config.limits),
       authorize: (payload) => authorizeSubscriber(payload, verifyToken, subscriptionRoles, logger),
+      caseDataAudit,
       metrics,
       logger,
     });
@@ -267,9 +280,15 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
         throw tooComplex(`Cost limit of ${config.limits.cost} exceeded: the operation may resolve ${cost} field values (lists count once per item of the page asked for).`);
       }
     });
-    gql.graphql.addHook('preExecution', async (_schema, document) => {
+    gql.graphql.addHook('preExecution', async (_schema, document, context) => {
       const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
       metrics.graphqlOperations.inc({ operation: op?.operation ?? 'unknown' });
+      (context as unknown as ApiContext).operation = op?.operation === 'mutation' ? 'mutation' : 'query';
+    });
+    // Case data in the answer is audited before the answer is sent (case-data.ts).
+    gql.graphql.addHook('onResolution', async (_execution, context) => {
+      const ctx = context as unknown as ApiContext;
+      await caseDataAudit.flush(ctx.caseData, ctx, ctx.operation ?? 'query');
     });
 
     // Raised matches reach subscribers as they are now in the database (read once per batch of ids,
@@ -344,6 +363,35 @@ async function authenticate(req: FastifyRequest, reply: FastifyReply, verifyToke
     if (err instanceof AuthError) return deny(err.message, String(err.details?.reason ?? 'invalid'));
     throw err;
   }
+}
+
+/** A GET request's `variables` parameter, parsed as mercurius will (unparseable: mercurius says so). */
+function parseGetVariables(params: Record<string, unknown>): unknown {
+  if (typeof params.variables !== 'string') return undefined;
+  try {
+    return JSON.parse(params.variables) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Too many values (413) or unacceptable text (BAD_USER_INPUT) in a request's variables. */
+function checkVariables(variables: unknown, maxValues: number): void {
+  const scan = scanVariables(variables, maxValues);
+  if (scan.values > maxValues) {
+    throw Object.assign(new Error(`the request's variables hold more than ${maxValues} values: send the work in several requests`), { statusCode: 413 });
+  }
+  if (scan.badText !== undefined) throw apiError('BAD_USER_INPUT', `${scan.badText} ${UNACCEPTABLE_TEXT}`, { problems: [{ field: scan.badText, message: UNACCEPTABLE_TEXT }] });
+}
+
+/** Whether an Authorization header carries `token` (compared in constant time); always, without a token. */
+function bearerCheck(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const want = createHash('sha256').update(token).digest();
+  return (header) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    return m !== null && timingSafeEqual(createHash('sha256').update(m[1]!).digest(), want);
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

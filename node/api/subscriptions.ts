@@ -24,6 +24,8 @@ import type { LimitsConfig } from '../config.ts';
 import type { Principal } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { apiError, maskError } from './errors.ts';
+import { scanVariables, UNACCEPTABLE_TEXT } from './graphql-http.ts';
+import { CaseDataLedger, type CaseDataAudit } from './case-data.ts';
 import { checkDocument, operationCost, tooComplex } from './limits.ts';
 import type { ApiMetrics } from './metrics.ts';
 
@@ -51,6 +53,8 @@ export interface SubscriptionOptions {
   authorize(payload: unknown): Promise<{ principal: Principal; tokenExpiresAt?: number } | false>;
   metrics: ApiMetrics;
   logger: Logger;
+  /** Audits the case data of each event before it is pushed. */
+  caseDataAudit: CaseDataAudit;
   /** Milliseconds a socket may wait before connection_init; default 3 s. */
   connectionInitWaitTimeout?: number;
 }
@@ -135,6 +139,9 @@ export function attachSubscriptions(opts: SubscriptionOptions): void {
             throw apiError('BAD_REQUEST', `at most ${limits.subscriptionsPerSocket} subscriptions per socket: complete one first`);
           }
           checkDocument(payload.query, limits);
+          const scan = scanVariables(payload.variables ?? null, limits.variableValues);
+          if (scan.values > limits.variableValues) throw apiError('BAD_REQUEST', `the subscription's variables hold more than ${limits.variableValues} values`);
+          if (scan.badText !== undefined) throw apiError('BAD_USER_INPUT', `${scan.badText} ${UNACCEPTABLE_TEXT}`);
           const document = graphql.parse(payload.query, { noLocation: true });
           const invalid = graphql.validate(opts.schema, document, [...graphql.specifiedRules, ...opts.validationRules]);
           if (invalid.length > 0) return format(invalid, requestId).map((e) => graphqlError(e as { message: string; extensions: Record<string, unknown> }));
@@ -144,15 +151,17 @@ export function attachSubscriptions(opts: SubscriptionOptions): void {
           }
           const cost = operationCost(opts.schema, document, payload.variables ?? undefined, payload.operationName);
           if (cost > limits.cost) throw tooComplex(`Cost limit of ${limits.cost} exceeded: the subscription may resolve ${cost} field values.`);
-          const contextValue: SubscriptionContext = { principal: conn.principal, requestId };
+          const contextValue: SubscriptionContext = { principal: conn.principal, requestId, caseData: new CaseDataLedger() };
           return { schema: opts.schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
         } catch (err) {
           return refuse(err, requestId);
         }
       },
-      onNext(ctx, _id, _payload, _args, result) {
+      async onNext(ctx, _id, _payload, args, result) {
+        const { requestId, principal } = connections.get(ctx)!;
+        // Pushed only once its case data is audited; if the row cannot be written, the event is not sent.
+        await opts.caseDataAudit.flush((args.contextValue as SubscriptionContext).caseData, { principal, requestId }, 'subscription');
         if (!result.errors) return;
-        const { requestId } = connections.get(ctx)!;
         return { ...result, errors: format(result.errors, requestId) } as never;
       },
       onError(ctx, _id, _payload, errors) {

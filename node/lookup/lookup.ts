@@ -27,7 +27,7 @@
  * `LOOKUP_SQL` is the query it can reuse.
  */
 import { deriveDigest, type EpochKey } from '../indicators/derive.ts';
-import { tryNormalize } from '../indicators/normalize/index.ts';
+import { normalizeMany } from '../indicators/normalize/many.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import type { MemberKind } from '../membership/types.ts';
 import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../records/model.ts';
@@ -245,8 +245,9 @@ export class LookupService {
     const c = { idx: [] as number[], type: [] as string[], canonical: [] as string[] };
     const digests = new Set<string>();
     let invalid = 0;
+    const normalized = await normalizeMany(inputs, { region: opts.region });
     inputs.forEach((input, index) => {
-      const r = tryNormalize(input.type, input.value, { region: opts.region });
+      const r = normalized[index]!;
       if (!('canonical' in r)) {
         invalid++;
         results.push({ index, type: input.type, input: input.value, canonical: null, error: { reason: r.reason, message: r.error }, matches: [], ownRecords: [] });

@@ -221,3 +221,33 @@ describe.each(STORAGES)('operations over %s', (kind) => {
     }
   });
 });
+
+describe('/metrics behind a bearer token (ALLIANCE_METRICS_TOKEN)', () => {
+  const secret = 'm'.repeat(20) + 'etrics-token-0123456789';
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi({ metricsToken: secret });
+  });
+  afterAll(() => t?.close());
+
+  it('answers 401 without the token or with another, the text with it', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${secret}x` }, { authorization: secret }]) {
+      const res = await t.fetch('/metrics', { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await res.text()).not.toContain('alliance_http_requests_total');
+    }
+    const ok = await t.fetch('/metrics', { headers: { authorization: `Bearer ${secret}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('alliance_http_requests_total');
+    // /healthz and /readyz stay open to probes.
+    expect((await t.fetch('/healthz')).status).toBe(200);
+    expect((await t.fetch('/readyz')).status).toBe(200);
+  });
+
+  it('a token too short or with spaces is refused at start, naming the setting', () => {
+    for (const bad of ['short', 'x'.repeat(31), `${'x'.repeat(20)} ${'y'.repeat(20)}`]) {
+      expect(() => loadConfig({}, { ALLIANCE_METRICS_TOKEN: bad })).toThrow(/ALLIANCE_METRICS_TOKEN/);
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/toke
 import type { Database } from '../../node/storage/database.ts';
 import type { LoadedAdminKey } from '../../node/membership/keys.ts';
 import type { LookupSources } from '../../node/lookup/lookup.ts';
+import type { MatchFeed } from '../../node/matching/feed.ts';
 import { openTestDb, type StorageKind, type TestDb } from './storage.ts';
 
 export interface GqlResponse<D = Record<string, unknown>> {
@@ -39,6 +40,10 @@ export interface TestApiOptions {
   lookupQuota?: Partial<LookupConfig>;
   /** ALLIANCE_LOG_REQUESTS; default the node's (true). */
   logRequests?: boolean;
+  /** Raised matches pushed to matchFound subscribers; default none. */
+  matchFeed?: MatchFeed;
+  /** ALLIANCE_METRICS_TOKEN; default none (/metrics open). */
+  metricsToken?: string;
 }
 
 export interface TestApi {
@@ -73,6 +78,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     limits: { ...base.limits, ...opts.limits },
     lookup: { ...base.lookup, ...opts.lookupQuota },
     logRequests: opts.logRequests ?? base.logRequests,
+    metricsToken: opts.metricsToken,
   };
   const key = await loadOrCreateApiKey(dataDir);
   const testDb = await openTestDb(opts.storage ?? 'pglite');
@@ -81,7 +87,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   try {
     const roster = opts.roster === undefined ? undefined : await opts.roster(testDb.db);
     const lookup = opts.lookup === undefined ? undefined : await opts.lookup(testDb.db);
-    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, lookup, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, lookup, matchFeed: opts.matchFeed, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();

@@ -46,6 +46,11 @@ export class WsClient {
     this.#socket.send(JSON.stringify(message));
   }
 
+  /** Sends text as it is (for messages that are not JSON or not of the protocol). */
+  sendRaw(text: string): void {
+    this.#socket.send(text);
+  }
+
   subscribe(id: string, query: string, variables?: Record<string, unknown>): void {
     this.send({ id, type: 'subscribe', payload: { query, ...(variables === undefined ? {} : { variables }) } });
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../helpers/api.ts';
+import { longestStall } from '../../helpers/event-loop.ts';
 
 const NORMALIZE = 'query($ids: [IdentifierInput!]!, $region: String) { normalize(identifiers: $ids, region: $region) { type input canonical error reason } }';
 const IMPORT = 'mutation($r: [RecordInput!]!, $on: OnInvalid) { importRecords(records: $r, onInvalid: $on) { imported ids skipped { row field message reason } } }';
@@ -65,5 +66,35 @@ describe('normalisation over GraphQL', () => {
     expect(skipped.body.errors).toBeUndefined();
     expect(skipped.body.data!.importRecords.imported).toBe(2);
     expect(skipped.body.data!.importRecords.skipped).toEqual([expect.objectContaining({ row: 2, field: 'identifiers[0].value', reason: expect.stringMatching(/^ip\./) })]);
+  });
+});
+
+describe('normalize is bounded like lookup', () => {
+  let t: TestApi;
+  const costlyUrl = (i: number) => `https://例え${i}.テスト.shop/${'a/'.repeat(20)}?${Array.from({ length: 40 }, (_, j) => `p${j}=%E4%BD%A0&utm_x${j}=1`).join('&')}`.slice(0, 1024);
+  beforeAll(async () => {
+    t = await startTestApi({ storage: 'pg', lookupQuota: { ratePerMinute: 60, burst: 1000 } });
+  });
+  afterAll(() => t?.close());
+
+  it('a thousand long URLs are normalised without holding the event loop over 50 ms', async () => {
+    const token = await t.token('trust', { sub: 'url-checker' });
+    const ids = Array.from({ length: 1000 }, (_, i) => ({ type: 'URL', value: costlyUrl(i) }));
+    // Warm: the first call of a process compiles the normalisers.
+    await t.gql(NORMALIZE, { ids: ids.slice(0, 50) }, await t.token('trust', { sub: 'warm' }));
+    const { result: r, stallMs } = await longestStall(() => t.gql<{ normalize: Array<{ canonical: string | null }> }>(NORMALIZE, { ids }, token));
+    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+    expect(r.body.data!.normalize.filter((x) => x.canonical !== null)).toHaveLength(1000);
+    expect(stallMs).toBeLessThan(50);
+  });
+
+  it('has a quota per token subject of its own (the lookup quota is not spent by it)', async () => {
+    const token = await t.token('trust', { sub: 'quota-subject' });
+    const ids = Array.from({ length: 1000 }, (_, i) => ({ type: 'EMAIL', value: `s${i}@example.com` }));
+    expect((await t.gql(NORMALIZE, { ids }, token)).body.errors).toBeUndefined();
+    const spent = await t.gql(NORMALIZE, { ids: ids.slice(0, 2) }, token);
+    expect(spent.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    const lookup = await t.gql('query ($ids: [IdentifierInput!]!) { lookup(identifiers: $ids) { hitCount } }', { ids: ids.slice(0, 10) }, token);
+    expect(lookup.body.errors).toBeUndefined();
   });
 });
