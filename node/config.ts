@@ -91,6 +91,25 @@ export interface ExchangeConfig {
   pskFile: string | undefined;
   /** How often heads are exchanged with every connected peer, ms. Env `ALLIANCE_HEADS_INTERVAL_MS`, default 30000. */
   headsIntervalMs: number;
+  /** The P2P listener's limits on connections not yet known to be members' (node/p2p/host.ts, ConnectionLimits). */
+  connectionLimits: P2pConnectionLimits;
+}
+
+/**
+ * Until its handshake ends, an inbound P2P connection is known only by its address; these keep
+ * connections an outsider opens and never completes from taking the room members need.
+ */
+export interface P2pConnectionLimits {
+  /** Longest handshake (pnet, noise, yamux) of an inbound connection, ms. Env `ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS`, default 5000. */
+  handshakeTimeoutMs: number;
+  /** Most inbound connections in their handshake at once. Env `ALLIANCE_P2P_MAX_PENDING`, default 32. */
+  maxPending: number;
+  /** Of those, how many only members' known addresses may use. Env `ALLIANCE_P2P_RESERVED_PENDING`, default 8. */
+  reservedPending: number;
+  /** Most inbound connections in their handshake from one address. Env `ALLIANCE_P2P_PENDING_PER_ADDRESS`, default 4. */
+  pendingPerAddress: number;
+  /** Most new inbound connections per second from one address. Env `ALLIANCE_P2P_CONNECTIONS_PER_SECOND`, default 5. */
+  connectionsPerSecond: number;
 }
 
 export interface AuthConfig {
@@ -163,6 +182,11 @@ export const DEFAULTS = {
   publishWindowMs: 100,
   batchItems: 1000,
   headsIntervalMs: 30_000,
+  p2pHandshakeTimeoutMs: 5000,
+  p2pMaxPending: 32,
+  p2pReservedPending: 8,
+  p2pPendingPerAddress: 4,
+  p2pConnectionsPerSecond: 5,
   lookupRatePerMinute: 60_000,
   lookupBurst: 5000,
   auditRetentionDays: 365,
@@ -254,6 +278,17 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 
   const pgliteTemplate = pick(undefined, 'ALLIANCE_PGLITE_TEMPLATE');
 
+  const p2pMaxPending = int('ALLIANCE_P2P_MAX_PENDING', DEFAULTS.p2pMaxPending, 1, 100_000);
+  const connectionLimits: P2pConnectionLimits = {
+    handshakeTimeoutMs: int('ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS', DEFAULTS.p2pHandshakeTimeoutMs, 100, 600_000),
+    maxPending: p2pMaxPending,
+    // Some room must stay for anyone: a member whose address is not known yet (behind NAT, listed by
+    // name, never seen) connects through it.
+    reservedPending: int('ALLIANCE_P2P_RESERVED_PENDING', Math.min(DEFAULTS.p2pReservedPending, p2pMaxPending - 1), 0, p2pMaxPending - 1),
+    pendingPerAddress: int('ALLIANCE_P2P_PENDING_PER_ADDRESS', Math.min(DEFAULTS.p2pPendingPerAddress, p2pMaxPending), 1, p2pMaxPending),
+    connectionsPerSecond: int('ALLIANCE_P2P_CONNECTIONS_PER_SECOND', DEFAULTS.p2pConnectionsPerSecond, 1, 100_000),
+  };
+
   const metricsToken = pick(undefined, 'ALLIANCE_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{32,512}$/.test(metricsToken)) {
     throw new ConfigError('ALLIANCE_METRICS_TOKEN', 'must be 32 to 512 printable characters without spaces (e.g. openssl rand -base64 32)');
@@ -302,6 +337,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       batchItems: int('ALLIANCE_BATCH_ITEMS', DEFAULTS.batchItems, 1, 1000),
       pskFile: pick(undefined, 'ALLIANCE_P2P_PSK'),
       headsIntervalMs: int('ALLIANCE_HEADS_INTERVAL_MS', DEFAULTS.headsIntervalMs, 100, 3_600_000),
+      connectionLimits,
     },
     lookup: {
       ratePerMinute: int('ALLIANCE_LOOKUP_RATE', DEFAULTS.lookupRatePerMinute, 0, 100_000_000),

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig, parseHostPort, type ConfigFlags } from '../node/config.ts';
+import { DEFAULT_CONNECTION_LIMITS } from '../node/p2p/host.ts';
 
 /** The ConfigError loadConfig throws, so its setting and message can be checked. */
 function configError(flags: ConfigFlags, env: Record<string, string>): ConfigError {
@@ -105,7 +106,10 @@ describe('loadConfig precedence: flags > env > defaults', () => {
   });
 
   it('reads the exchange settings from env, with documented defaults', () => {
-    expect(loadConfig({}, {}).exchange).toEqual({ epochGraceDays: 7, indicatorLifetimeDays: 365, publishWindowMs: 100, batchItems: 1000, pskFile: undefined, headsIntervalMs: 30_000 });
+    const connectionLimits = { handshakeTimeoutMs: 5000, maxPending: 32, reservedPending: 8, pendingPerAddress: 4, connectionsPerSecond: 5 };
+    expect(loadConfig({}, {}).exchange).toEqual({ epochGraceDays: 7, indicatorLifetimeDays: 365, publishWindowMs: 100, batchItems: 1000, pskFile: undefined, headsIntervalMs: 30_000, connectionLimits });
+    // The node's defaults are the host's: one policy, written down twice only so config.ts stays free of libp2p.
+    expect(connectionLimits).toEqual(DEFAULT_CONNECTION_LIMITS);
     const c = loadConfig(
       {},
       {
@@ -115,9 +119,24 @@ describe('loadConfig precedence: flags > env > defaults', () => {
         ALLIANCE_BATCH_ITEMS: '50',
         ALLIANCE_P2P_PSK: '/etc/alliance/swarm.key',
         ALLIANCE_HEADS_INTERVAL_MS: '500',
+        ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS: '1500',
+        ALLIANCE_P2P_MAX_PENDING: '100',
+        ALLIANCE_P2P_RESERVED_PENDING: '99',
+        ALLIANCE_P2P_PENDING_PER_ADDRESS: '12',
+        ALLIANCE_P2P_CONNECTIONS_PER_SECOND: '20',
       },
     );
-    expect(c.exchange).toEqual({ epochGraceDays: 0, indicatorLifetimeDays: 30, publishWindowMs: 20, batchItems: 50, pskFile: '/etc/alliance/swarm.key', headsIntervalMs: 500 });
+    expect(c.exchange).toEqual({
+      epochGraceDays: 0,
+      indicatorLifetimeDays: 30,
+      publishWindowMs: 20,
+      batchItems: 50,
+      pskFile: '/etc/alliance/swarm.key',
+      headsIntervalMs: 500,
+      connectionLimits: { handshakeTimeoutMs: 1500, maxPending: 100, reservedPending: 99, pendingPerAddress: 12, connectionsPerSecond: 20 },
+    });
+    // A smaller pool takes the defaults that still fit it.
+    expect(loadConfig({}, { ALLIANCE_P2P_MAX_PENDING: '3' }).exchange.connectionLimits).toMatchObject({ maxPending: 3, reservedPending: 2, pendingPerAddress: 3 });
   });
 
   it('parseHostPort reads host:port, [v6]:port and a bare port', () => {
@@ -157,6 +176,12 @@ describe('invalid settings give a ConfigError naming the setting', () => {
     ['ALLIANCE_INDICATOR_LIFETIME_DAYS zero', {}, { ALLIANCE_INDICATOR_LIFETIME_DAYS: '0' }, 'ALLIANCE_INDICATOR_LIFETIME_DAYS', /outside 1\.\./],
     ['ALLIANCE_HEADS_INTERVAL_MS too small', {}, { ALLIANCE_HEADS_INTERVAL_MS: '10' }, 'ALLIANCE_HEADS_INTERVAL_MS', /outside 100\.\./],
     ['ALLIANCE_DB_POOL zero', {}, { ALLIANCE_DB_POOL: '0' }, 'ALLIANCE_DB_POOL', /outside 1\.\./],
+    ['ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS too short', {}, { ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS: '99' }, 'ALLIANCE_P2P_HANDSHAKE_TIMEOUT_MS', /99 is outside 100\.\.600000/],
+    ['ALLIANCE_P2P_MAX_PENDING zero', {}, { ALLIANCE_P2P_MAX_PENDING: '0' }, 'ALLIANCE_P2P_MAX_PENDING', /outside 1\.\./],
+    ['ALLIANCE_P2P_RESERVED_PENDING all of the pending room', {}, { ALLIANCE_P2P_MAX_PENDING: '10', ALLIANCE_P2P_RESERVED_PENDING: '10' }, 'ALLIANCE_P2P_RESERVED_PENDING', /10 is outside 0\.\.9/],
+    ['ALLIANCE_P2P_PENDING_PER_ADDRESS above the pending room', {}, { ALLIANCE_P2P_MAX_PENDING: '10', ALLIANCE_P2P_PENDING_PER_ADDRESS: '11' }, 'ALLIANCE_P2P_PENDING_PER_ADDRESS', /11 is outside 1\.\.10/],
+    ['ALLIANCE_P2P_PENDING_PER_ADDRESS zero', {}, { ALLIANCE_P2P_PENDING_PER_ADDRESS: '0' }, 'ALLIANCE_P2P_PENDING_PER_ADDRESS', /outside 1\.\./],
+    ['ALLIANCE_P2P_CONNECTIONS_PER_SECOND not a number', {}, { ALLIANCE_P2P_CONNECTIONS_PER_SECOND: 'many' }, 'ALLIANCE_P2P_CONNECTIONS_PER_SECOND', /not a whole number/],
     ['ALLIANCE_JWKS_URL without ALLIANCE_JWKS_ISSUER', {}, { ALLIANCE_JWKS_URL: 'https://idp.example/jwks' }, 'ALLIANCE_JWKS_ISSUER', /required when ALLIANCE_JWKS_URL is set/],
     ['ALLIANCE_JWKS_URL not a URL', {}, { ALLIANCE_JWKS_URL: 'idp.example/jwks', ALLIANCE_JWKS_ISSUER: 'i' }, 'ALLIANCE_JWKS_URL', /not a URL/],
     ['ALLIANCE_JWKS_URL not http(s)', {}, { ALLIANCE_JWKS_URL: 'file:///etc/jwks.json', ALLIANCE_JWKS_ISSUER: 'i' }, 'ALLIANCE_JWKS_URL', /http\(s\)/],

@@ -28,18 +28,22 @@
  * 4. Chain, per origin (under a transaction-scoped advisory lock on the origin, so concurrent ingests
  *    of one origin, from two peers or from the publisher, serialise): stored batches are gapless from
  *    seq 1. A seq at or below the head with the stored hash is `duplicate`, with another hash `fork`
- *    (the origin signed two batches at one seq: an alarm worth logging). A seq beyond head + 1 is
+ *    (the origin signed two batches at one seq): an alarm, whose evidence (the refused JWS, beside the
+ *    stored one) is kept in `batch_alarms` for admins (`alarms()`), as roster forks are in
+ *    `roster_alarms`; the first one per origin, seq and reason is kept. A seq beyond head + 1 is
  *    `gap` (the caller syncs head + 1 onwards). At head + 1, `prev` must be the head's hash
- *    (`bad_prev`).
+ *    (`bad_prev`: the origin signed a batch continuing another chain, a fork seen one batch later,
+ *    kept in `batch_alarms` too).
  * 5. Items: an add upserts its `(origin, type, digest, ref)` row; a retract deletes it (an unknown
  *    row is fine); an add with status CLEARED is a retract. An add that would be dead on arrival
  *    (its `expiresAt` already past, or its epoch's grace over) removes the row instead of setting it,
  *    which is what applying it and expiring it at once would leave. Within one transaction the last
  *    item per indicator wins, exactly as if the batches were applied one by one.
  *
- * Nothing is written for a refusal, a gap or a future epoch. A batch row and the indicator rows it
- * sets commit together or not at all. Received batches are stored with `published_at` set (they are
- * already out on the network); only this node's own batches (`appendOwn`) start unpublished.
+ * Nothing is written for a refusal (but the evidence of a fork), a gap or a future epoch. A batch
+ * row and the indicator rows it sets commit together or not at all. Received batches are stored with
+ * `published_at` set (they are already out on the network); only this node's own batches
+ * (`appendOwn`) start unpublished.
  *
  * `ingestMany` verifies a few batches ahead of the one it writes; each stored batch is written by one
  * set-based statement (its row, its adds and its removals: no per-item round trips), and consecutive
@@ -122,6 +126,25 @@ export interface BatchStoreOptions {
    */
   onIndicators?: (tx: Queryable, change: IndicatorChange) => Promise<void>;
 }
+
+/** A refused batch kept for admins to see: a fork (the origin signed two different batches at one seq). */
+export interface BatchAlarm {
+  id: string;
+  origin: string;
+  seq: number;
+  /** Batch hash of the refused batch. */
+  hash: string;
+  /** Batch hash of the batch stored at that seq (fork), or at seq - 1, which its prev does not name (bad_prev). */
+  storedHash: string | null;
+  /** `fork` or `bad_prev`. */
+  reason: string;
+  /** The refused batch, as received (compact JWS). */
+  jws: string;
+  detectedAt: Date;
+}
+
+/** Most alarms `alarms()` returns (the newest). */
+const ALARMS_LIMIT = 1000;
 
 export type VerifyResult = { ok: true; verified: VerifiedBatch } | { ok: false; outcome: IngestOutcome };
 
@@ -385,6 +408,24 @@ export class BatchStore {
     return rows.map((r) => r.jws);
   }
 
+  /** Refused batches kept as alarms (forks), newest first; at most the newest 1000. */
+  async alarms(): Promise<BatchAlarm[]> {
+    const { rows } = await this.#db.query<{ id: string; origin: string; seq: string; hash: string; stored_hash: string | null; reason: string; jws: string; detected_at: Date | string }>(
+      'SELECT id, origin, seq, hash, stored_hash, reason, jws, detected_at FROM batch_alarms ORDER BY id DESC LIMIT $1',
+      [ALARMS_LIMIT],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      origin: r.origin,
+      seq: Number(r.seq),
+      hash: r.hash,
+      storedHash: r.stored_hash,
+      reason: r.reason,
+      jws: r.jws,
+      detectedAt: r.detected_at instanceof Date ? r.detected_at : new Date(r.detected_at),
+    }));
+  }
+
   /** An origin's batches not yet marked published (this node's own, after a restart), in seq order. */
   async unpublished(origin: string): Promise<Array<{ seq: number; jws: string }>> {
     const { rows } = await this.#db.query<{ seq: string; jws: string }>(
@@ -478,10 +519,16 @@ export class BatchStore {
         const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM batches WHERE origin = $1 AND seq = $2', [origin, seq]);
         const have = rows[0]?.hash;
         if (have === hash) results.push({ outcome: { status: 'duplicate', origin, seq, hash } });
-        else results.push({ outcome: { status: 'rejected', reason: 'fork', origin, seq, message: `FORK: ${origin} signed two different batches at seq ${seq} (stored ${have}, received ${hash})` } });
+        else {
+          await keepAlarm(tx, { origin, seq, hash, storedHash: have ?? null, reason: 'fork', jws: r.verified.jws });
+          results.push({ outcome: { status: 'rejected', reason: 'fork', origin, seq, message: `FORK: ${origin} signed two different batches at seq ${seq} (stored ${have}, received ${hash})` } });
+        }
       } else if (seq > headSeq + 1) {
         results.push({ outcome: { status: 'gap', origin, seq, head: headSeq } });
       } else if (batch.prev !== (head?.hash ?? null)) {
+        // Signed by the origin, yet continuing another batch than the one it signed at seq - 1: a
+        // fork seen one batch later. Kept as evidence like one.
+        await keepAlarm(tx, { origin, seq, hash, storedHash: head?.hash ?? null, reason: 'bad_prev', jws: r.verified.jws });
         results.push({ outcome: { status: 'rejected', reason: 'bad_prev', origin, seq, message: `prev of ${origin} batch ${seq} is not the hash of its stored batch ${headSeq}` } });
       } else {
         const effect = await writeBatch(tx, { verified: r.verified, liveEpoch: this.#epochLive(batch.epoch) }, this.#now(), true);
@@ -517,6 +564,18 @@ export class BatchStore {
       }
     }
   }
+}
+
+/**
+ * Keeps a refused batch as evidence (`batch_alarms`), in the transaction that judged it. The same
+ * batch seen again, or another one of the same origin, seq and reason, adds nothing: the first is
+ * proof enough, and a member could sign any number of variants.
+ */
+async function keepAlarm(tx: Queryable, a: { origin: string; seq: number; hash: string; storedHash: string | null; reason: 'fork' | 'bad_prev'; jws: string }): Promise<void> {
+  await tx.query(
+    'INSERT INTO batch_alarms (origin, seq, hash, stored_hash, reason, jws) VALUES ($1, $2::bigint, $3, $4, $5, $6) ON CONFLICT (origin, seq, reason) DO NOTHING',
+    [a.origin, a.seq, a.hash, a.storedHash, a.reason, a.jws],
+  );
 }
 
 function reject(reason: IngestRejectReason, message: string, at: { origin?: string; seq?: number } = {}): { ok: false; outcome: IngestOutcome } {

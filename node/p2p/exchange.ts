@@ -9,9 +9,18 @@
  *   (or the roster) a peer holds further than this node is fetched with the sync protocol, from that
  *   peer, in order. A gap seen on gossip (seq beyond head + 1) triggers the same sync instead of
  *   being skipped. Batches are end-to-end signed, so any peer may serve any origin's.
+ * - Heads are claims, judged before they are believed (`network.heads`, the lag gauge, sync): an
+ *   origin the roster does not have (once this node's roster is as far as the peer's), and this
+ *   node's own origin beyond its own head, are refused at once; a seq the peer then fails to serve
+ *   when asked is dropped. Each costs the peer one penalty in its gossip score (host.ts,
+ *   PeerPenalties: the same account as invalid gossip). A peer's claims are replaced by its next
+ *   announcement and forgotten when it disconnects, so a wrong one never outlives its peer.
  * - Roster changes (from gossip, sync, GraphQL or another process): the peer directory re-reads the
  *   roster (hanging up members that are no longer ACTIVE), a revoked member's indicators are
  *   dropped, and new entries are relayed on the roster topic.
+ *
+ * Log lines name a peer's member id `peerMember` and a batch's `origin`: `member` is the key a node's
+ * own logger may carry (the demo binds it), and JSON tools keep only the last of two equal keys.
  *
  *   const exchange = await startExchange({ alliance, self, privateKey, listen, store, roster, registry, logger, headsIntervalMs });
  *   await exchange.publishBatch(jws);       // the Publisher's onBatch
@@ -28,7 +37,7 @@ import type { RosterStore } from '../membership/roster-store.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import { isRosterError } from '../membership/roster-error.ts';
 import type { NetworkStatus, NetworkSource, OriginHeadStatus } from '../api/resolvers/network.ts';
-import { createHost, type Host } from './host.ts';
+import { createHost, PeerPenalties, type ConnectionLimits, type Host } from './host.ts';
 import { PeerDirectory, type Backoff } from './peers.ts';
 import { ExchangeMetrics } from './metrics.ts';
 import {
@@ -86,6 +95,8 @@ export interface ExchangeOptions {
   rateLimit?: Partial<RateLimit> | undefined;
   /** Gossipsub heartbeat, ms (tests run it faster). */
   heartbeatIntervalMs?: number | undefined;
+  /** Limits on inbound connections in their handshake (host.ts); unset ones are the defaults. */
+  connectionLimits?: Partial<ConnectionLimits> | undefined;
   /**
    * How long a connected member may stay missing from gossip (not a subscriber of the batches topic
    * in this node's gossipsub) before the connection is dropped and redialed; default 10000 ms.
@@ -97,6 +108,8 @@ export interface Exchange extends NetworkSource {
   readonly host: Host;
   readonly peers: PeerDirectory;
   readonly metrics: ExchangeMetrics;
+  /** Each peer's account of misbehaviour, part of its gossip score. */
+  readonly penalties: PeerPenalties;
   /** Gossips one of this node's batches (already stored). Resolves once handed to gossipsub. */
   publishBatch(jws: string): Promise<void>;
   /** Exchanges heads with every connected peer now and fetches what they hold further (tests, admin). */
@@ -120,11 +133,24 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const responseBytes = { ...DEFAULT_EXCHANGE_LIMITS, ...opts.limits }.responseBytes;
   const batches = batchesTopic(alliance);
   const rosterT = rosterTopic(alliance);
-  /** Highest seq any peer announced per origin (for `network.heads` and the lag gauge). */
-  const remoteHeads = new Map<string, number>();
+  /**
+   * What each connected peer holds, by its own account, per origin: the claims of its last heads
+   * answer that this node could not refute (and raised by batches it relays past a gap). The source
+   * of `network.heads`, the lag gauge and sync.
+   */
+  const claims = new Map<string, Map<string, number>>();
+  /**
+   * Per peer and origin, the lowest claim the peer failed to serve when asked. Announcing it (or more)
+   * again is the same lie: refused and counted again, not chased again. Forgotten with the peer, or
+   * once this node holds that much of the origin itself (the claim may then be true).
+   */
+  const refuted = new Map<string, Map<string, number>>();
+  /** Origins the lag gauge has a series for. */
+  const lagged = new Set<string>();
   /** One sync per origin at a time; a request arriving meanwhile re-runs it once more. */
   const originSyncs = new Map<string, { running: Promise<void>; again: string | undefined }>();
-  let rosterSync: Promise<void> | undefined;
+  /** The roster sync running (one at a time), and whether it ended with its peer saying it had no more. */
+  let rosterSync: Promise<{ peerId: string; exhausted: boolean }> | undefined;
   let stopped = false;
   const abort = new AbortController();
 
@@ -135,14 +161,19 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     pingIntervalMs: opts.pingIntervalMs,
     log,
     onConnect: (p) => void exchangeHeads(p.peerId),
+    onDisconnect: (p) => forgetClaims(p.peerId),
   });
   const metrics = new ExchangeMetrics(opts.registry, { peers: () => peers.counts() });
+  const penalties = new PeerPenalties({ onAdd: (_peer, reason, n) => metrics.penalty(reason, n) });
 
   const host = await createHost({
     privateKey: opts.privateKey,
     listen: opts.listen,
     psk: opts.psk,
     isAllowed: (id) => peers.isAllowed(id),
+    isMemberAddress: (ip) => peers.isMemberAddress(ip),
+    limits: opts.connectionLimits,
+    penalties,
     heartbeatIntervalMs: opts.heartbeatIntervalMs,
     topics: [
       { topic: batches, validator: (peer, msg) => validateBatch(peer.toString(), msg) },
@@ -219,7 +250,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (since === undefined) missingFromGossip.set(p.peerId, now);
       else if (now - since >= gossipRepairMs) {
         missingFromGossip.delete(p.peerId);
-        log.warn({ member: p.memberId, peer: p.peerId }, 'connected peer missing from gossip; reconnecting');
+        log.warn({ peerMember: p.memberId, peer: p.peerId }, 'connected peer missing from gossip; reconnecting');
         metrics.gossipReconnect();
         void host.hangUp(peerIdFromString(p.peerId)).catch((err: unknown) => log.debug({ peer: p.peerId, err }, 'hang-up failed'));
       }
@@ -269,21 +300,28 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     count(outcome, 'gossip');
     switch (outcome.status) {
       case 'stored':
-        noteHead(outcome.origin, outcome.seq);
         return TopicValidatorResult.Accept;
       case 'duplicate':
       case 'future_epoch':
         return TopicValidatorResult.Ignore;
       case 'gap':
-        noteHead(outcome.origin, outcome.seq);
+        // The sender relayed a batch it verified and stored, so it holds the chain up to it.
+        noteClaim(from, outcome.origin, outcome.seq);
         scheduleOriginSync(outcome.origin, from);
         return TopicValidatorResult.Ignore;
       case 'rejected':
-        // An origin still unknown after catching up with the sender's roster, or a format version
-        // newer than this node's, is not proof of forgery (schema/wire.md §8, §10): refused,
-        // counted, but the sender's score is left alone.
-        return outcome.reason === 'unknown_origin' || outcome.reason === 'unsupported_version' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+        // The host counts a Reject in the sender's penalties.
+        return penalized(outcome.reason) ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
     }
+  }
+
+  /**
+   * Whether a refused batch costs the peer that sent it (by gossip or sync). An origin still unknown
+   * after catching up with the sender's roster, or a format version newer than this node's, is not
+   * proof of forgery (schema/wire.md §8, §10): refused, counted, but the sender's score is left alone.
+   */
+  function penalized(reason: string): boolean {
+    return reason !== 'unknown_origin' && reason !== 'unsupported_version';
   }
 
   async function validateRosterEntry(from: string, msg: Message): Promise<TopicValidatorResult> {
@@ -316,8 +354,30 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   // ------------------------------------------------------------------------------------------
   // Heads and sync
 
-  function noteHead(origin: string, seq: number): void {
-    if ((remoteHeads.get(origin) ?? 0) < seq) remoteHeads.set(origin, seq);
+  /** Raises `peerId`'s claim on `origin` to `seq` (a batch it relayed shows it holds that far). */
+  function noteClaim(peerId: string, origin: string, seq: number): void {
+    if (!peers.isAllowed(peerId) || origin === opts.self) return;
+    let c = claims.get(peerId);
+    if (c === undefined) claims.set(peerId, (c = new Map()));
+    if ((c.get(origin) ?? 0) < seq) c.set(origin, seq);
+  }
+
+  /** Drops everything `peerId` claimed, and what it was caught at (it disconnected, or left the roster). */
+  function forgetClaims(peerId: string): void {
+    refuted.delete(peerId);
+    if (!claims.delete(peerId) || stopped) return;
+    void updateLag().catch(() => undefined);
+  }
+
+  /** Per origin, the highest seq a connected peer claims. */
+  function bestClaims(): Map<string, number> {
+    const best = new Map<string, number>();
+    for (const c of claims.values()) for (const [origin, seq] of c) if ((best.get(origin) ?? 0) < seq) best.set(origin, seq);
+    return best;
+  }
+
+  function penalize(peerId: string, reason: string, n = 1): void {
+    penalties.add(peerId, reason, n);
   }
 
   function syncable(origin: string): boolean {
@@ -335,11 +395,56 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     try {
       const h = await requestHeads(host, peerId, alliance, { metrics, signal: abort.signal, limits: opts.limits });
       peers.markSeen(peerId);
-      if (h.roster !== null && h.roster.seq > (roster.state?.seq ?? -1)) await syncRoster(peerId);
+      // A roster head past this node's is fetched from the peer; if the peer then says it has no more
+      // while this node is still short of it, the peer announced entries it does not hold.
+      let rosterUnserved = false;
+      if (h.roster !== null && h.roster.seq > (roster.state?.seq ?? -1)) {
+        const r = await syncRoster(peerId);
+        rosterUnserved = r.peerId === peerId && r.exhausted && (roster.state?.seq ?? -1) < h.roster.seq;
+      }
+      const state = roster.state;
       const local = await store.heads();
+      if (stopped) return;
+      // Whether an origin is unknown can be told only from a roster at least as far as the peer's
+      // (or once the peer's roster head is shown to be a claim it cannot back); if this node's is
+      // still behind because its roster sync failed, such origins are passed over unjudged.
+      const rosterCaughtUp = h.roster === null || rosterUnserved || (state !== null && state.seq >= h.roster.seq);
+      const members = new Set(state?.members.map((m) => m.id) ?? []);
+      const ownHead = local.get(opts.self)?.seq ?? 0;
+      const caught = refuted.get(peerId);
+      const next = new Map<string, number>();
+      let unknown = 0;
+      let ownBeyond = 0;
+      let repeated = 0;
       for (const o of h.origins) {
-        noteHead(o.origin, o.seq);
-        if (o.seq > (local.get(o.origin)?.seq ?? 0) && syncable(o.origin)) scheduleOriginSync(o.origin, peerId);
+        const localSeq = local.get(o.origin)?.seq ?? 0;
+        const failedAt = caught?.get(o.origin);
+        if (failedAt !== undefined && failedAt <= localSeq) caught!.delete(o.origin);
+        if (o.origin === opts.self) {
+          // This node signs its own chain: nobody holds more of it than it does.
+          if (o.seq > ownHead) ownBeyond++;
+        } else if (!members.has(o.origin)) {
+          // A batch is stored only if a roster member signed it: nobody holds an origin no roster has.
+          if (rosterCaughtUp) unknown++;
+        } else if (failedAt !== undefined && failedAt > localSeq && o.seq >= failedAt) {
+          repeated++;
+        } else {
+          next.set(o.origin, o.seq);
+        }
+      }
+      if (rosterUnserved) repeated++;
+      if (unknown > 0 || ownBeyond > 0 || repeated > 0) {
+        // Counts only: an unknown origin's id is whatever the peer wrote.
+        log.warn({ peer: peerId, peerMember: peers.memberOf(peerId), unknownOrigins: unknown, ownHeadBeyond: ownBeyond > 0, unserved: repeated, rosterUnserved }, 'peer announced heads it cannot hold');
+        penalize(peerId, 'unknown_origin', unknown);
+        penalize(peerId, 'own_head', ownBeyond);
+        penalize(peerId, 'unserved_head', repeated);
+      }
+      // The peer may have gone meanwhile; its claims go with it.
+      if (!peers.isConnected(peerId)) return;
+      claims.set(peerId, next);
+      for (const [origin, seq] of next) {
+        if (seq > (local.get(origin)?.seq ?? 0) && syncable(origin)) scheduleOriginSync(origin, peerId);
       }
       await updateLag(local);
     } catch (err) {
@@ -379,14 +484,17 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
    * next heads exchange.
    */
   async function syncOrigin(origin: string, peerId: string): Promise<void> {
-    let prefetch: { from: number; page: Promise<SyncResponse>; cancel: AbortController } | undefined;
+    let prefetch: { from: number; page: Promise<SyncResponse>; cancel: AbortController; claim: number | undefined } | undefined;
     const fetchPage = (from: number) => {
       const cancel = new AbortController();
       const page = requestSync(host, peerId, alliance, { kind: 'batches', origin, from, limit: syncLimit }, { metrics, signal: AbortSignal.any([abort.signal, cancel.signal]), limits: opts.limits });
       // Awaited below unless dropped; a dropped page's failure is of no interest.
       page.catch(() => undefined);
-      return { from, page, cancel };
+      // What the peer claimed when asked: an honest peer answers with at least that much.
+      return { from, page, cancel, claim: claims.get(peerId)?.get(origin) };
     };
+    /** Set when the peer said it has nothing further: what it had claimed when asked. */
+    let exhausted: { claim: number | undefined } | undefined;
     const drop = () => {
       prefetch?.cancel.abort();
       prefetch = undefined;
@@ -409,20 +517,21 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
           await new Promise((r) => setTimeout(r, (isWireError(err) ? Number(err.details?.retryAfterMs ?? 0) : 0) || 250 * failures));
           continue;
         }
+        const asked = prefetch;
         prefetch = undefined;
         failures = 0;
         peers.markSeen(peerId);
-        if (res.items.length === 0) return;
+        if (res.items.length === 0) {
+          exhausted = { claim: asked.claim };
+          return;
+        }
         if (res.more) prefetch = fetchPage(from + res.items.length);
         log.debug({ peer: peerId, origin, from, batches: res.items.length, more: res.more }, 'batches fetched');
         const outcomes = await store.ingestMany(res.items);
         let stored = 0;
         for (const o of outcomes) {
           count(o, 'sync');
-          if (o.status === 'stored') {
-            stored++;
-            noteHead(o.origin, o.seq);
-          }
+          if (o.status === 'stored') stored++;
         }
         log.debug({ origin, stored }, 'batches synced');
         const bad = outcomes.find((o) => o.status === 'rejected' || o.status === 'future_epoch');
@@ -431,22 +540,50 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
           await syncRoster(peerId);
           continue;
         }
-        if (bad !== undefined || stored === 0 || !res.more) return;
+        if (bad?.status === 'rejected' && penalized(bad.reason)) penalize(peerId, 'invalid_message');
+        if (bad !== undefined || stored === 0) return;
+        if (!res.more) {
+          exhausted = { claim: asked.claim };
+          return;
+        }
       }
     } catch (err) {
       if (stopped) return;
       log.debug({ peer: peerId, origin, code: isWireError(err) ? err.code : undefined, err: isWireError(err) ? undefined : err }, 'batch sync failed');
     } finally {
       drop();
+      if (exhausted?.claim !== undefined && !stopped) await judgeServed(origin, peerId, exhausted.claim).catch(() => undefined);
       await updateLag().catch(() => undefined);
     }
   }
 
-  function syncRoster(peerId: string): Promise<void> {
+  /**
+   * The peer said it holds nothing past what this node now has of `origin`. If it had claimed more
+   * when asked, it announced what it cannot serve: the claim is dropped and the peer penalised.
+   */
+  async function judgeServed(origin: string, peerId: string, claimed: number): Promise<void> {
+    const head = (await store.head(origin))?.seq ?? 0;
+    if (claimed <= head) return;
+    const c = claims.get(peerId);
+    if (c !== undefined && (c.get(origin) ?? 0) > head) c.delete(origin);
+    if (peers.isConnected(peerId)) {
+      let r = refuted.get(peerId);
+      if (r === undefined) refuted.set(peerId, (r = new Map()));
+      r.set(origin, Math.min(r.get(origin) ?? claimed, claimed));
+    }
+    log.warn({ peer: peerId, peerMember: peers.memberOf(peerId), origin, claimed, served: head }, 'peer announced batches it could not serve');
+    penalize(peerId, 'unserved_head');
+  }
+
+  /**
+   * Fetches roster entries from `peerId` (or joins the roster sync already running, whichever peer it
+   * asks). Resolves with the peer that was asked and whether it said it had nothing further.
+   */
+  function syncRoster(peerId: string): Promise<{ peerId: string; exhausted: boolean }> {
     rosterSync ??= (async () => {
       try {
         for (;;) {
-          if (stopped) return;
+          if (stopped) return { peerId, exhausted: false };
           const from = (roster.state?.seq ?? -1) + 1;
           const res = await requestSync(host, peerId, alliance, { kind: 'roster', from, limit: syncLimit }, { metrics, signal: abort.signal, limits: opts.limits });
           let applied = 0;
@@ -454,12 +591,14 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
             const r = await roster.submit(text);
             if (r.applied) applied++;
           }
-          if (applied === 0 || !res.more) return;
+          if (!res.more) return { peerId, exhausted: true };
+          if (applied === 0) return { peerId, exhausted: false };
         }
       } catch (err) {
-        if (stopped) return;
+        if (stopped) return { peerId, exhausted: false };
         const reason = isRosterError(err) ? err.reason : isWireError(err) ? err.code : undefined;
         log.warn({ peer: peerId, reason, err: reason === undefined ? err : undefined }, 'roster sync failed');
+        return { peerId, exhausted: false };
       } finally {
         rosterSync = undefined;
       }
@@ -467,11 +606,18 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     return rosterSync;
   }
 
+  /** Sets the lag gauge from the claims of connected peers; origins no longer claimed or syncable go back to 0 or away. */
   async function updateLag(local?: Map<string, { seq: number }>): Promise<void> {
     const heads = local ?? (await store.heads());
-    for (const [origin, seq] of remoteHeads) {
-      if (!syncable(origin)) continue;
-      metrics.setLag(origin, Math.max(0, seq - (heads.get(origin)?.seq ?? 0)));
+    const best = bestClaims();
+    for (const origin of new Set([...best.keys(), ...lagged])) {
+      if (!syncable(origin)) {
+        metrics.clearLag(origin);
+        lagged.delete(origin);
+        continue;
+      }
+      metrics.setLag(origin, Math.max(0, (best.get(origin) ?? 0) - (heads.get(origin)?.seq ?? 0)));
+      lagged.add(origin);
     }
   }
 
@@ -481,13 +627,14 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   async function onRosterChange(state: RosterState, previousSeq: number): Promise<void> {
     if (stopped) return;
     peers.update();
+    for (const peerId of [...claims.keys()]) if (!peers.isAllowed(peerId)) forgetClaims(peerId);
     for (const m of state.members) {
       if (m.status !== 'REVOKED') continue;
       const purged = await store.purgeOrigin(m.id).catch((err: unknown) => {
-        log.error({ err, member: m.id }, 'indicators of a revoked member could not be dropped');
+        log.error({ err, origin: m.id }, 'indicators of a revoked member could not be dropped');
         return 0;
       });
-      if (purged > 0) log.info({ member: m.id, indicators: purged }, 'indicators of a revoked member dropped');
+      if (purged > 0) log.info({ origin: m.id, indicators: purged }, 'indicators of a revoked member dropped');
     }
     // Relay entries this node stored by other ways than gossip (GraphQL, sync, another process);
     // gossipsub drops the ones its peers have already seen.
@@ -514,6 +661,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     host,
     peers,
     metrics,
+    penalties,
     async publishBatch(jws) {
       await publish(batches, jws);
       metrics.batchPublished();
@@ -524,10 +672,11 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     },
     async status(): Promise<NetworkStatus> {
       const local = await store.heads();
-      const origins = new Set([...local.keys(), ...remoteHeads.keys()]);
+      const best = bestClaims();
+      const origins = new Set([...local.keys(), ...best.keys()]);
       const heads: OriginHeadStatus[] = [...origins].sort().map((origin) => {
         const localSeq = local.get(origin)?.seq ?? 0;
-        const seq = Math.max(localSeq, remoteHeads.get(origin) ?? 0);
+        const seq = Math.max(localSeq, best.get(origin) ?? 0);
         return { origin, seq, localSeq, lag: seq - localSeq };
       });
       return {
@@ -537,6 +686,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         heads,
       };
     },
+    batchAlarms: () => store.alarms(),
     async stop() {
       if (stopped) return;
       stopped = true;

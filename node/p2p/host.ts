@@ -1,6 +1,9 @@
 /**
  * The node's libp2p host (DESIGN §1, §4): TCP, noise, yamux, identify, ping and gossipsub, closed to
  * everyone but roster members by a connection gater, and optionally by a pre-shared key (pnet).
+ * Connections still in their handshake, which could be anyone's, are limited by one policy
+ * (`ConnectionLimits`): libp2p's own pending limit, rate limit and upgrade timeout, divided by the
+ * gater per address and between members' addresses and everyone else's.
  *
  * There is no peer discovery (no mDNS, DHT or bootstrap list): the roster is the directory, and
  * `PeerDirectory` (peers.ts) dials the members it lists. Gossip carries messages that are already
@@ -9,19 +12,21 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { gossipsub, type GossipSub, type TopicValidatorFn } from '@libp2p/gossipsub';
+import { gossipsub, TopicValidatorResult, type GossipSub, type TopicValidatorFn } from '@libp2p/gossipsub';
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score';
 import { identify, type Identify } from '@libp2p/identify';
-import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, PrivateKey } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { AllianceError } from '../errors.ts';
 
-export type HostErrorCode = 'SWARM_KEY_INVALID' | 'P2P_START_FAILED';
+export type HostErrorCode = 'SWARM_KEY_INVALID' | 'P2P_START_FAILED' | 'P2P_LIMITS_INVALID';
 
 export class HostError extends AllianceError {
   declare readonly code: HostErrorCode;
@@ -93,10 +98,11 @@ function decayOver(seconds: number): number {
 
 /**
  * Topic scoring for an alliance: a few dozen authenticated members that publish rarely. Mesh-delivery
- * penalties (P3, P3b) are off because a quiet topic would punish honest peers for the silence. Invalid
- * messages (a validator's Reject: a forgery, never a message merely unknown or stale, which validators
- * Ignore) cost 10 × count²: one drops the peer to the gossip threshold, three put it near the publish
- * threshold, four graylist it; the count fades over about an hour.
+ * penalties (P3, P3b) are off because a quiet topic would punish honest peers for the silence.
+ * gossipsub's own invalid-message penalty (P4) is off too: it is counted per topic, so a sender that
+ * spread its forgeries over the batches and the roster topic paid half of what the same forgeries on
+ * one topic cost (2² + 2² against 4²). Invalid messages are counted per peer instead, in
+ * `PeerPenalties`, whatever the topic (or protocol) they came on.
  */
 export const TOPIC_SCORE: Readonly<TopicScoreParams> = Object.freeze({
   topicWeight: 1,
@@ -114,9 +120,65 @@ export const TOPIC_SCORE: Readonly<TopicScoreParams> = Object.freeze({
   meshMessageDeliveriesActivation: 5000,
   meshFailurePenaltyWeight: 0,
   meshFailurePenaltyDecay: 0.5,
-  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesWeight: 0,
   invalidMessageDeliveriesDecay: decayOver(3600),
 });
+
+/**
+ * What one misbehaviour costs: `weight × count²` of the peer's gossip score (P5, the application's
+ * part), the count fading to 1% over `fadeSeconds`. One drops a peer to the gossip threshold, three
+ * put it near the publish threshold, four graylist it whatever its record.
+ */
+export const PENALTY = Object.freeze({ weight: -10, fadeSeconds: 3600 });
+
+/**
+ * One account of misbehaviour per peer, whatever it misbehaved on: a gossip message a topic
+ * validator rejected (on any topic), a heads announcement the peer could not back (exchange.ts). The
+ * host adds it to the peer's gossip score, so every kind of lie lowers one number, and two kinds (or
+ * two topics) cost what as many of one kind cost.
+ */
+export class PeerPenalties {
+  readonly #counts = new Map<string, { count: number; at: number }>();
+  readonly #now: () => number;
+  readonly #onAdd: ((peerId: string, reason: string, n: number) => void) | undefined;
+
+  /** `onAdd` hears of every penalty (metrics); `now` is a clock in ms (tests). */
+  constructor(opts: { now?: () => number; onAdd?: (peerId: string, reason: string, n: number) => void } = {}) {
+    this.#now = opts.now ?? (() => performance.now());
+    this.#onAdd = opts.onAdd;
+  }
+
+  /** Counts `n` misbehaviours of `peerId`; `reason` is a word for the metrics (e.g. invalid_message). */
+  add(peerId: string, reason: string, n = 1): void {
+    if (!(n > 0) || !Number.isFinite(n)) return;
+    const now = this.#now();
+    this.#counts.set(peerId, { count: this.count(peerId) + n, at: now });
+    if (this.#counts.size > 4096) this.#prune();
+    try {
+      this.#onAdd?.(peerId, reason, n);
+    } catch {
+      // Bookkeeping must not undo the penalty.
+    }
+  }
+
+  /** The peer's count now (faded). */
+  count(peerId: string): number {
+    const e = this.#counts.get(peerId);
+    if (e === undefined) return 0;
+    return e.count * 0.01 ** ((this.#now() - e.at) / 1000 / PENALTY.fadeSeconds);
+  }
+
+  /** What the count takes off the peer's gossip score (0 or negative). */
+  score(peerId: string): number {
+    const c = this.count(peerId);
+    return c === 0 ? 0 : PENALTY.weight * c * c;
+  }
+
+  /** Counts that have faded below a hundredth weigh nothing: drop them. */
+  #prune(): void {
+    for (const id of this.#counts.keys()) if (this.count(id) < 0.01) this.#counts.delete(id);
+  }
+}
 
 export const SCORE_THRESHOLDS: Readonly<PeerScoreThresholds> = Object.freeze({
   gossipThreshold: -10,
@@ -149,6 +211,145 @@ function scoreParams(topics: readonly string[], appSpecificScore: (peerId: strin
 /** Message id: SHA-256 of the message bytes (for a batch, the bytes of its batch hash). */
 export function messageId(data: Uint8Array): Uint8Array {
   return createHash('sha256').update(data).digest();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission: the connection-limit policy of the P2P listener
+
+/**
+ * Limits on inbound connections before they are known to be a member's. Until its noise handshake
+ * ends, a connection is anonymous: only its address says anything about it. An outsider can open
+ * TCP connections and never finish a handshake, so each connection in its handshake ("pending")
+ * takes room that a member dialing in then lacks. These limits keep that room for members:
+ */
+export interface ConnectionLimits {
+  /** Longest time from accepting a connection to the end of its handshake (pnet, noise, yamux), ms. */
+  handshakeTimeoutMs: number;
+  /** Most inbound connections in their handshake at once, from anyone. */
+  maxPending: number;
+  /**
+   * Of `maxPending`, how many only addresses known as members' may use (those the roster lists and
+   * those members were seen connecting from): room outsiders cannot take.
+   */
+  reservedPending: number;
+  /** Most inbound connections in their handshake at once from one address (member or not). */
+  pendingPerAddress: number;
+  /** Most new inbound connections per second from one address; more are closed at once. */
+  connectionsPerSecond: number;
+}
+
+/**
+ * A handshake takes a few round trips (a second at most on a slow link); 5 s leaves a busy node room
+ * and holds an idle outsider's connection a twentieth of a minute. 32 pending connections are far more
+ * than a few dozen members dialing in at once need; a quarter of them are the members' own.
+ */
+export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
+  handshakeTimeoutMs: 5000,
+  maxPending: 32,
+  reservedPending: 8,
+  pendingPerAddress: 4,
+  connectionsPerSecond: 5,
+});
+
+/** Checks a full set of limits; HostError P2P_LIMITS_INVALID naming the limit that is out of range. */
+export function checkConnectionLimits(l: ConnectionLimits): ConnectionLimits {
+  const int = (name: keyof ConnectionLimits, min: number, max: number): void => {
+    const v = l[name];
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      throw new HostError('P2P_LIMITS_INVALID', `connection limit ${name} must be an integer from ${min} to ${max} (got ${String(v)})`, { limit: name });
+    }
+  };
+  int('handshakeTimeoutMs', 100, 600_000);
+  int('maxPending', 1, 100_000);
+  int('reservedPending', 0, l.maxPending - 1);
+  int('pendingPerAddress', 1, l.maxPending);
+  int('connectionsPerSecond', 1, 100_000);
+  return l;
+}
+
+/**
+ * The IP address of a multiaddr (`/ip4/…`, `/ip6/…`) in one spelling: IPv6 in lower case, and an IPv4
+ * address written as IPv6 (`::ffff:1.2.3.4`, how a dual-stack listener reports it) as plain IPv4.
+ * Undefined for anything else (a DNS name, a relay).
+ */
+export function ipOf(addr: Multiaddr): string | undefined {
+  for (const c of addr.getComponents()) {
+    if ((c.name === 'ip4' || c.name === 'ip6') && c.value !== undefined) return normalizeIp(c.value);
+  }
+  return undefined;
+}
+
+/** `ip` in the one spelling `ipOf` gives, or undefined if it is no IP address. */
+export function normalizeIp(ip: string): string | undefined {
+  const kind = isIP(ip);
+  if (kind === 4) return ip;
+  if (kind !== 6) return undefined;
+  let canonical: string;
+  try {
+    // The URL parser writes IPv6 in its one compressed, lower-case form (RFC 5952), mapped IPv4 in hex.
+    canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    // A zone index (fe80::1%eth0) is no URL host; such an address is not a member's anyway.
+    return ip.toLowerCase();
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped === null) return canonical;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/**
+ * Counts inbound connections in their handshake, per address and for addresses not known as
+ * members', and refuses those over the limits. libp2p counts pending connections too (its
+ * `maxIncomingPendingConnections`), but as one pool: this is what divides it. A connection leaves the
+ * count when its encryption handshake ends (its peer id is known; the gater then admits members only)
+ * or when it closes, whichever comes first.
+ */
+class InboundAdmission {
+  readonly #limits: ConnectionLimits;
+  readonly #isMemberAddress: (ip: string) => boolean;
+  readonly #perAddress = new Map<string, number>();
+  readonly #pending = new Map<MultiaddrConnection, { ip: string; member: boolean }>();
+  #outsiders = 0;
+
+  constructor(limits: ConnectionLimits, isMemberAddress: (ip: string) => boolean) {
+    this.#limits = limits;
+    this.#isMemberAddress = isMemberAddress;
+  }
+
+  /** Whether to refuse `conn` (the gater's denyInboundConnection); admitted connections are counted. */
+  deny(conn: MultiaddrConnection): boolean {
+    if (conn.status !== 'open') return true;
+    // Without an IP address (not expected over TCP) all such connections share one count.
+    const ip = ipOf(conn.remoteAddr) ?? 'unknown';
+    let member: boolean;
+    try {
+      member = ip !== 'unknown' && this.#isMemberAddress(ip);
+    } catch {
+      // A failing check must fail closed: the connection gets the outsiders' room only.
+      member = false;
+    }
+    const fromAddress = this.#perAddress.get(ip) ?? 0;
+    if (fromAddress >= this.#limits.pendingPerAddress) return true;
+    if (!member && this.#outsiders >= this.#limits.maxPending - this.#limits.reservedPending) return true;
+    this.#perAddress.set(ip, fromAddress + 1);
+    if (!member) this.#outsiders++;
+    this.#pending.set(conn, { ip, member });
+    conn.addEventListener('close', () => this.release(conn), { once: true });
+    return false;
+  }
+
+  /** `conn` is no longer in its handshake (identified, or closed). */
+  release(conn: MultiaddrConnection): void {
+    const p = this.#pending.get(conn);
+    if (p === undefined) return;
+    this.#pending.delete(conn);
+    const n = (this.#perAddress.get(p.ip) ?? 1) - 1;
+    if (n <= 0) this.#perAddress.delete(p.ip);
+    else this.#perAddress.set(p.ip, n);
+    if (!p.member) this.#outsiders--;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,8 +392,20 @@ export interface HostOptions {
    * subscriptions to other topics are ignored.
    */
   topics?: readonly HostTopic[] | undefined;
-  /** Application score of a peer (gossipsub P5), added to its gossip score. */
+  /** Application score of a peer (gossipsub P5), added to its gossip score (and to its penalties). */
   appSpecificScore?: ((peerId: string) => number) | undefined;
+  /**
+   * The account of each peer's misbehaviour, part of its gossip score: every message a topic validator
+   * rejects is counted in it. Default: one of the host's own.
+   */
+  penalties?: PeerPenalties | undefined;
+  /** Limits on inbound connections in their handshake; unset ones are DEFAULT_CONNECTION_LIMITS'. */
+  limits?: Partial<ConnectionLimits> | undefined;
+  /**
+   * Whether an IP address (`normalizeIp`'s spelling) is known to be a member's
+   * (PeerDirectory.isMemberAddress): its connections may use the pending room kept for members.
+   */
+  isMemberAddress?: ((ip: string) => boolean) | undefined;
   /** Gossipsub heartbeat (mesh maintenance, score decay), ms; default 1000. */
   heartbeatIntervalMs?: number | undefined;
 }
@@ -200,7 +413,7 @@ export interface HostOptions {
 /** The least time libp2p's connection monitor waits for a ping before it aborts the connection. */
 export const PING_TIMEOUT_FLOOR_MS = 20_000;
 
-function gater(isAllowed: (peerId: string) => boolean): ConnectionGater {
+function gater(isAllowed: (peerId: string) => boolean, admission: InboundAdmission): ConnectionGater {
   const deny = (peer: PeerId): boolean => {
     try {
       return !isAllowed(peer.toString());
@@ -211,7 +424,13 @@ function gater(isAllowed: (peerId: string) => boolean): ConnectionGater {
   };
   return {
     denyDialPeer: deny,
-    denyInboundEncryptedConnection: deny,
+    // Runs right after libp2p took the connection into its pending count, before any byte is read.
+    denyInboundConnection: (conn) => admission.deny(conn),
+    denyInboundEncryptedConnection: (peer, conn) => {
+      // The handshake is done and the peer named: from here only members go on.
+      admission.release(conn);
+      return deny(peer);
+    },
     denyOutboundEncryptedConnection: deny,
     // Checked again once the connection is upgraded: the roster may have changed during the handshake.
     denyInboundUpgradedConnection: deny,
@@ -225,7 +444,11 @@ function gater(isAllowed: (peerId: string) => boolean): ConnectionGater {
 export async function createHost(opts: HostOptions): Promise<Host> {
   const topics = opts.topics ?? [];
   const topicNames = topics.map((t) => t.topic);
-  const appScore = opts.appSpecificScore ?? (() => 0);
+  const penalties = opts.penalties ?? new PeerPenalties();
+  const extraScore = opts.appSpecificScore;
+  const appScore = extraScore === undefined ? (id: string) => penalties.score(id) : (id: string) => penalties.score(id) + extraScore(id);
+  const limits = checkConnectionLimits({ ...DEFAULT_CONNECTION_LIMITS, ...opts.limits });
+  const admission = new InboundAdmission(limits, opts.isMemberAddress ?? (() => false));
   const listen = typeof opts.listen === 'string' ? [opts.listen] : [...opts.listen];
   let node: Host;
   try {
@@ -237,7 +460,13 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       ...(opts.psk === undefined ? {} : { connectionProtector: preSharedKey({ psk: opts.psk }) }),
-      connectionGater: gater(opts.isAllowed),
+      connectionGater: gater(opts.isAllowed, admission),
+      connectionManager: {
+        maxIncomingPendingConnections: limits.maxPending,
+        inboundConnectionThreshold: limits.connectionsPerSecond,
+        // The whole inbound upgrade (pnet, noise, muxer) within the handshake timeout.
+        inboundUpgradeTimeout: limits.handshakeTimeoutMs,
+      },
       // libp2p pings every connection every 10 s and aborts it when a ping fails. Its adaptive
       // timeout follows loopback or LAN round trips down to its 5 s floor, so a node whose event loop
       // is busy for a few seconds (starting up, importing) had every connection cut, and gossip
@@ -276,7 +505,20 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     throw new HostError('P2P_START_FAILED', `cannot create the P2P host: ${(err as Error).message}`, undefined, { cause: err });
   }
   for (const t of topics) {
-    if (t.validator !== undefined) node.services.pubsub.topicValidators.set(t.topic, t.validator);
+    const validator = t.validator;
+    if (validator === undefined) continue;
+    // Every rejection is counted in the peer's one account, whatever the topic (TOPIC_SCORE says why).
+    node.services.pubsub.topicValidators.set(t.topic, async (peer, msg) => {
+      let result: TopicValidatorResult;
+      try {
+        result = await validator(peer, msg);
+      } catch (err) {
+        if ((err as { code?: unknown } | null)?.code === 'ERR_TOPIC_VALIDATOR_REJECT') penalties.add(peer.toString(), 'invalid_message');
+        throw err;
+      }
+      if (result === TopicValidatorResult.Reject) penalties.add(peer.toString(), 'invalid_message');
+      return result;
+    });
   }
   try {
     await node.start();

@@ -47,6 +47,7 @@ export class ExchangeMetrics {
   readonly syncLag: Gauge<'origin'>;
   readonly syncDuration: Histogram<'direction' | 'kind'>;
   readonly gossipReconnects: Counter;
+  readonly penalties: Counter<'reason'>;
 
   constructor(registry: Registry, opts: ExchangeMetricsOptions = {}) {
     const registers = [registry];
@@ -119,6 +120,12 @@ export class ExchangeMetrics {
       help: 'Connected peers hung up on (and redialed) because gossip had lost track of them.',
       registers,
     });
+    this.penalties = new Counter({
+      name: 'alliance_p2p_penalties_total',
+      help: 'Misbehaviours counted against peers\' scores, by reason (invalid_message, unknown_origin, own_head, unserved_head).',
+      labelNames: ['reason'] as const,
+      registers,
+    });
   }
 
   setPeers(c: PeerCounts): void {
@@ -150,6 +157,11 @@ export class ExchangeMetrics {
 
   gossipReconnect(): void {
     this.gossipReconnects.inc();
+  }
+
+  /** `n` misbehaviours of one reason counted against a peer (PeerPenalties). */
+  penalty(reason: string, n = 1): void {
+    if (n > 0 && Number.isFinite(n)) this.penalties.inc({ reason: word(reason) }, n);
   }
 
   streamError(protocol: StreamProtocol, code: string): void {

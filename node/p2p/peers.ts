@@ -7,12 +7,19 @@
  * member with addresses is dialed, and redialed after a failure or a disconnect with exponential
  * backoff and jitter (so that a restarted alliance does not have every node dial every other in the
  * same instant). A member without addresses is not dialed: it is expected to dial in.
+ *
+ * It also knows which IP addresses are members': those the roster lists, and those allowed peers
+ * were seen connecting from (a member behind NAT, one listed by DNS name). The host keeps part of its
+ * room for connections in their handshake to these addresses (host.ts, ConnectionLimits).
+ *
+ * Log lines name the peer's member id `peerMember`: `member` is the key a node's own logger may carry.
  */
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface';
 import type { Ping } from '@libp2p/ping';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from '../log.ts';
+import { ipOf, normalizeIp } from './host.ts';
 
 /** What the directory reads of the roster; a RosterState is one. */
 export interface RosterView {
@@ -61,6 +68,10 @@ interface Entry {
   peerId: PeerId;
   addrs: string[];
   dialAddrs: Multiaddr[];
+  /** IP addresses of `dialAddrs` (those given as IP literals). */
+  listedIps: Set<string>;
+  /** IP addresses its connections were seen coming from or going to, newest last (a few at most). */
+  seenIps: string[];
   lastSeen: Date | null;
   attempt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -68,6 +79,9 @@ interface Entry {
 }
 
 type DirectoryHost = Libp2p<{ ping?: Ping }>;
+
+/** Addresses remembered per member from its connections: a NAT's or two, not a history. */
+const MAX_SEEN_IPS = 4;
 
 export class PeerDirectory {
   readonly #opts: PeerDirectoryOptions;
@@ -97,6 +111,23 @@ export class PeerDirectory {
   /** Whether `peerId` belongs to an ACTIVE member other than this node (the gater's question). */
   isAllowed(peerId: string): boolean {
     return this.#peers.has(peerId);
+  }
+
+  /**
+   * Whether `ip` is an address of an allowed member: one the roster lists for it, or one it was seen
+   * connected at since it became allowed.
+   */
+  isMemberAddress(ip: string): boolean {
+    const normal = normalizeIp(ip);
+    if (normal === undefined) return false;
+    for (const e of this.#peers.values()) if (e.listedIps.has(normal) || e.seenIps.includes(normal)) return true;
+    return false;
+  }
+
+  /** Whether an allowed peer has a connection open now. */
+  isConnected(peerId: string): boolean {
+    const e = this.#peers.get(peerId);
+    return e !== undefined && this.#connected(e);
   }
 
   /** The member id of an allowed peer. */
@@ -168,7 +199,7 @@ export class PeerDirectory {
       clearTimeout(e.timer);
       e.timer = undefined;
       if (!next.has(e.peerId.toString())) {
-        this.#log?.info({ member: e.memberId, peer: e.peerId.toString() }, 'peer no longer allowed; hanging up');
+        this.#log?.info({ peerMember: e.memberId, peer: e.peerId.toString() }, 'peer no longer allowed; hanging up');
         void this.#libp2p?.hangUp(e.peerId).catch((err: unknown) => this.#log?.warn({ peer: e.peerId.toString(), err }, 'hang-up failed'));
       }
     }
@@ -186,7 +217,7 @@ export class PeerDirectory {
       try {
         peerId = peerIdFromString(m.peerId);
       } catch {
-        this.#log?.warn({ member: m.id }, 'roster member has an invalid peer id; not dialed');
+        this.#log?.warn({ peerMember: m.id }, 'roster member has an invalid peer id; not dialed');
         continue;
       }
       const key = peerId.toString();
@@ -196,14 +227,20 @@ export class PeerDirectory {
         continue;
       }
       const dialAddrs: Multiaddr[] = [];
+      const listedIps = new Set<string>();
       for (const a of m.addrs) {
         try {
-          dialAddrs.push(multiaddr(a).encapsulate(`/p2p/${key}`));
+          const addr = multiaddr(a);
+          dialAddrs.push(addr.encapsulate(`/p2p/${key}`));
+          const ip = ipOf(addr);
+          if (ip !== undefined) listedIps.add(ip);
         } catch {
-          this.#log?.warn({ member: m.id }, 'roster member has an invalid address; skipped');
+          this.#log?.warn({ peerMember: m.id }, 'roster member has an invalid address; skipped');
         }
       }
-      out.set(key, { memberId: m.id, peerId, addrs: [...m.addrs], dialAddrs, lastSeen: old?.lastSeen ?? null, attempt: 0, timer: undefined, dialing: false });
+      // What was seen of the same member under the same peer id still holds when only its addresses changed.
+      const seenIps = old?.memberId === m.id ? old.seenIps : [];
+      out.set(key, { memberId: m.id, peerId, addrs: [...m.addrs], dialAddrs, listedIps, seenIps, lastSeen: old?.lastSeen ?? null, attempt: 0, timer: undefined, dialing: false });
     }
     return out;
   }
@@ -230,7 +267,7 @@ export class PeerDirectory {
       e.attempt = 0;
     } catch (err) {
       if (!this.#current(e)) return;
-      this.#log?.debug({ member: e.memberId, attempt: e.attempt, err }, 'dial failed');
+      this.#log?.debug({ peerMember: e.memberId, attempt: e.attempt, err }, 'dial failed');
       this.#schedule(e);
     } finally {
       e.dialing = false;
@@ -275,27 +312,35 @@ export class PeerDirectory {
     e.timer = undefined;
     e.attempt = 0;
     e.lastSeen = new Date();
-    this.#log?.info({ member: e.memberId, peer: evt.detail.toString() }, 'peer connected');
+    this.#log?.info({ peerMember: e.memberId, peer: evt.detail.toString() }, 'peer connected');
     this.#opts.onConnect?.(this.#status(e));
   };
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const e = this.#peers.get(evt.detail.toString());
     if (e === undefined) return;
-    this.#log?.info({ member: e.memberId, peer: evt.detail.toString() }, 'peer disconnected');
+    this.#log?.info({ peerMember: e.memberId, peer: evt.detail.toString() }, 'peer disconnected');
     this.#opts.onDisconnect?.(this.#status(e));
     // First redial after the initial delay, not at once: a peer that just went away is rarely back yet.
     e.attempt = 0;
     this.#schedule(e);
   };
 
-  /** A connection that got through while the roster changed (the gater saw the old one) is closed here. */
+  /**
+   * A connection that got through while the roster changed (the gater saw the old one) is closed here.
+   * A member's is remembered by its address, so its next connections find room kept for members.
+   */
   readonly #onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const conn = evt.detail;
-    if (!this.#peers.has(conn.remotePeer.toString())) {
+    const e = this.#peers.get(conn.remotePeer.toString());
+    if (e === undefined) {
       this.#log?.warn({ peer: conn.remotePeer.toString() }, 'closing a connection from a peer that is not allowed');
       conn.abort(new Error('the peer is not an active member'));
+      return;
     }
+    const ip = ipOf(conn.remoteAddr);
+    if (ip === undefined || e.listedIps.has(ip)) return;
+    e.seenIps = [...e.seenIps.filter((x) => x !== ip), ip].slice(-MAX_SEEN_IPS);
   };
 }
 

@@ -16,7 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import type { Logger } from '../log.ts';
 import type { ExchangeMetrics, StreamProtocol, SyncKind } from './metrics.ts';
-import { Deadline, FramedStream, WireError, WIRE_ERROR_CODES, frameText, parseJsonFrame, translateStreamError, type WireErrorCode } from './wire.ts';
+import { Deadline, FramedStream, MAX_WIRE_INTEGER, WireError, WIRE_ERROR_CODES, frameText, parseJsonFrame, translateStreamError, type WireErrorCode } from './wire.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -79,6 +79,13 @@ export interface RateLimit {
 /** Heads and sync requests share one bucket per peer. */
 export const DEFAULT_RATE_LIMIT: Readonly<RateLimit> = Object.freeze({ perSecond: 10, burst: 20 });
 
+/**
+ * The longest a requester waits on a responder's `retryAfterMs`, whatever it says: the frame may carry
+ * up to 2^53 - 1, and a sync waiting that long would hold its origin until a restart (past 2^31 - 1 ms
+ * a timer even fires at once). A responder's own rate limit asks for far less.
+ */
+export const MAX_RETRY_AFTER_MS = 10_000;
+
 /** Concurrent streams per connection and protocol; more are reset by libp2p before reaching a handler. */
 export const MAX_STREAMS = Object.freeze({ heads: 4, sync: 8 });
 
@@ -131,8 +138,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** An integer from `min` to MAX_WIRE_INTEGER: the range of every seq, limit and delay on the wire. */
 function isSeq(v: unknown, min: number): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MAX_WIRE_INTEGER;
 }
 
 /** Checks the version member of any message: MALFORMED without one, PROTOCOL for a version this node does not speak. */
@@ -191,7 +199,7 @@ function remoteError(e: unknown): WireError {
   const code = (WIRE_ERROR_CODES as readonly string[]).includes(e.code) ? (e.code as WireErrorCode) : 'PROTOCOL';
   const details: Record<string, unknown> = {};
   if (code !== e.code) details.remoteCode = e.code.replace(/[^A-Za-z0-9_]/g, '').slice(0, 48);
-  if (isSeq(e.retryAfterMs, 0)) details.retryAfterMs = e.retryAfterMs;
+  if (isSeq(e.retryAfterMs, 0)) details.retryAfterMs = Math.min(e.retryAfterMs, MAX_RETRY_AFTER_MS);
   return new WireError(code, `the peer answered ${e.code}${message === '' ? '' : `: ${message}`}`, { remote: true, details });
 }
 

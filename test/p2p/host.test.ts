@@ -4,8 +4,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHost, generateSwarmKey, HostError, parseSwarmKey, readSwarmKey } from '../../node/p2p/host.ts';
-import { batchesTopic } from '../../node/p2p/protocols.ts';
+import { createHost, generateSwarmKey, HostError, parseSwarmKey, PeerPenalties, PENALTY, readSwarmKey, SCORE_THRESHOLDS } from '../../node/p2p/host.ts';
+import { batchesTopic, rosterTopic } from '../../node/p2p/protocols.ts';
 import { multiaddr } from '@multiformats/multiaddr';
 import { connected, dialAddr, Hosts, newKey, sleep, tcpAddr, waitFor } from './helpers.ts';
 
@@ -230,6 +230,28 @@ describe('gossip', () => {
     expect(atC).toEqual(['valid-1', 'valid-2']);
   });
 
+  it('counts rejections per peer, not per topic: two forgeries on each of two topics cost what four on one cost', async () => {
+    const [ka, kb] = [await newKey(), await newKey()];
+    const ROSTER = rosterTopic('test-alliance');
+    const validator = (_peer: unknown, msg: Message): TopicValidatorResult => (text(msg.data).startsWith('forged') ? TopicValidatorResult.Reject : TopicValidatorResult.Accept);
+    const heartbeatIntervalMs = 200;
+    const topics = [TOPIC, ROSTER];
+    const a = await hosts.start({ key: ka, allow: new Set([kb.id]), topics: topics.map((topic) => ({ topic })), heartbeatIntervalMs });
+    const penalties = new PeerPenalties();
+    const b = await hosts.start({ key: kb, allow: new Set([ka.id]), topics: topics.map((topic) => ({ topic, validator })), heartbeatIntervalMs, penalties });
+    for (const h of [a, b]) for (const t of topics) h.services.pubsub.subscribe(t);
+    await a.dial(dialAddr(b));
+    await waitFor(() => topics.every((t) => a.services.pubsub.getSubscribers(t).length === 1 && b.services.pubsub.getSubscribers(t).length === 1), 'A and B to see each other on both topics');
+
+    for (const t of topics) for (const n of [1, 2]) await a.services.pubsub.publish(t, bytes(`forged-${t}-${n}`));
+    await waitFor(() => penalties.count(ka.id) > 3.99, 'B to count all four', 5000);
+    // 10 × 4² = 160, less the at most 20 of positive topic scores: graylisted. Counted per topic it
+    // was 10 × (2² + 2²) = 80, which the positive part kept above the graylist threshold.
+    await waitFor(() => b.services.pubsub.getScore(ka.id) <= -140, 'the score to follow the count', 5000);
+    expect(b.services.pubsub.getScore(ka.id)).toBeLessThan(SCORE_THRESHOLDS.graylistThreshold);
+    expect(b.services.pubsub.getScore(ka.id)).toBeGreaterThanOrEqual(-160.5);
+  });
+
   it('ignores subscriptions to topics it was not configured for', async () => {
     const a = await hosts.start({});
     const b = await hosts.start({ topics: [{ topic: TOPIC }] });
@@ -240,5 +262,30 @@ describe('gossip', () => {
     await a.dial(dialAddr(b));
     await waitFor(() => b.services.pubsub.getSubscribers(TOPIC).some((p) => p.equals(a.peerId)), 'B to see A on the allowed topic');
     expect(b.services.pubsub.getSubscribers(other)).toEqual([]);
+  });
+});
+
+describe('PeerPenalties', () => {
+  it('counts per peer, costs weight × count², and fades to 1% over an hour', () => {
+    let now = 0;
+    const heard: Array<[string, string, number]> = [];
+    const p = new PeerPenalties({ now: () => now, onAdd: (...a) => heard.push(a) });
+    expect(p.score('x')).toBe(0);
+    p.add('x', 'invalid_message');
+    expect(p.score('x')).toBe(PENALTY.weight);
+    p.add('x', 'own_head', 2);
+    expect(p.count('x')).toBe(3);
+    expect(p.score('x')).toBe(PENALTY.weight * 9);
+    expect(p.count('y')).toBe(0);
+    now = PENALTY.fadeSeconds * 1000;
+    expect(p.count('x')).toBeCloseTo(0.03, 10);
+    // Adding to a faded count starts from what is left of it.
+    p.add('x', 'invalid_message');
+    expect(p.count('x')).toBeCloseTo(1.03, 10);
+    p.add('x', 'invalid_message', 0);
+    p.add('x', 'invalid_message', -5);
+    p.add('x', 'invalid_message', Number.NaN);
+    expect(p.count('x')).toBeCloseTo(1.03, 10);
+    expect(heard).toEqual([['x', 'invalid_message', 1], ['x', 'own_head', 2], ['x', 'invalid_message', 1]]);
   });
 });

@@ -19,6 +19,7 @@ describe('ExchangeMetrics', () => {
       'alliance_indicators_received_total',
       'alliance_p2p_gossip_reconnects_total',
       'alliance_p2p_peers',
+      'alliance_p2p_penalties_total',
       'alliance_stream_errors_total',
       'alliance_sync_duration_seconds',
       'alliance_sync_lag_batches',
@@ -35,6 +36,21 @@ describe('ExchangeMetrics', () => {
     m.gossipReconnect();
     m.gossipReconnect();
     expect(await values(registry, 'alliance_p2p_gossip_reconnects_total')).toEqual([{ labels: {}, value: 2 }]);
+  });
+
+  it('counts penalties by reason, keeping reasons to words', async () => {
+    const registry = new Registry();
+    const m = new ExchangeMetrics(registry);
+    m.penalty('unknown_origin', 3);
+    m.penalty('own_head');
+    m.penalty('unknown_origin');
+    m.penalty('bad reason <script>');
+    m.penalty('own_head', 0);
+    expect(await values(registry, 'alliance_p2p_penalties_total')).toEqual([
+      { labels: { reason: 'unknown_origin' }, value: 4 },
+      { labels: { reason: 'own_head' }, value: 1 },
+      { labels: { reason: 'other' }, value: 1 },
+    ]);
   });
 
   it('reads the peer counts at scrape time', async () => {

@@ -5,6 +5,7 @@ import { createLogger } from '../../node/log.ts';
 import { ExchangeMetrics } from '../../node/p2p/metrics.ts';
 import {
   headsProtocol,
+  MAX_RETRY_AFTER_MS,
   registerExchangeProtocols,
   requestHeads,
   requestSync,
@@ -296,6 +297,22 @@ describe('limits on what the requester accepts', () => {
       await stream.close();
     });
     expect((await wireError(requestSync(a, r.peerId, ALLIANCE, req))).code).toBe('MALFORMED');
+  });
+
+  it.each([
+    ['past 2^31 ms', 3_000_000_000, MAX_RETRY_AFTER_MS],
+    ['at 2^53 - 1 ms', Number.MAX_SAFE_INTEGER, MAX_RETRY_AFTER_MS],
+    ['just over the bound', MAX_RETRY_AFTER_MS + 1, MAX_RETRY_AFTER_MS],
+    ['below the bound', 1500, 1500],
+  ])('takes a retryAfterMs %s as at most MAX_RETRY_AFTER_MS', async (_name, sent, expected) => {
+    const a = await hosts.start({});
+    const r = await rogue(a, syncProtocol(ALLIANCE), async (stream) => {
+      stream.send(encodeFrame(enc(JSON.stringify({ v: 1, error: { code: 'RATE_LIMITED', message: 'busy', retryAfterMs: sent } }))));
+      await stream.close();
+    });
+    const err = await wireError(requestSync(a, r.peerId, ALLIANCE, req));
+    expect(err).toMatchObject({ code: 'RATE_LIMITED', remote: true });
+    expect(err.details?.retryAfterMs).toBe(expected);
   });
 
   it('refuses more payload frames than it asked for, and a response without an end frame', async () => {
