@@ -24,6 +24,7 @@ import type { NetworkSource } from './api/resolvers/network.ts';
 import { Matcher } from './matching/matcher.ts';
 import { MatchFeed } from './matching/feed.ts';
 import { MatchListener } from './matching/listener.ts';
+import { forgetListenAddress, recordListenAddress } from './listen-record.ts';
 
 export interface RunningNode {
   /** Where GraphQL answers, e.g. http://127.0.0.1:4000/graphql. */
@@ -184,6 +185,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
         const heads = [...(await batches.heads())].map(([origin, h]) => ({ origin, seq: h.seq, localSeq: h.seq, lag: 0 }));
         return { peerId: null, listenAddrs: [], peers: [], heads };
       },
+      batchAlarms: () => batches.alarms(),
     };
     api = await buildApi({
       config,
@@ -218,6 +220,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
         registry: api.metrics.registry,
         logger,
         headsIntervalMs: config.exchange.headsIntervalMs,
+        connectionLimits: config.exchange.connectionLimits,
       });
       const ex = exchange;
       const self = { id: identity.profile.id, signingKeys: identity.signingKeys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })) };
@@ -307,9 +310,12 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     ? await issueToken(apiKey, config.auth, { role: 'admin', sub: 'bootstrap-admin', ttlSeconds: BOOTSTRAP_TOKEN_TTL_SECONDS })
     : undefined;
 
+  const graphqlUrl = `http://${shownHost}:${port}/graphql`;
+  // Commands given only the data directory find this node there (listen-record.ts).
+  recordListenAddress(config.dataDir, graphqlUrl);
   let stopping: Promise<void> | undefined;
   return {
-    graphqlUrl: `http://${shownHost}:${port}/graphql`,
+    graphqlUrl,
     bootstrapToken,
     db,
     api,
@@ -321,6 +327,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     alliance,
     stop() {
       stopping ??= (async () => {
+        forgetListenAddress(config.dataDir, graphqlUrl);
         clearInterval(expiryTimer);
         unwatchRoster?.();
         unwatchMatching?.();

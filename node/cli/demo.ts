@@ -23,8 +23,9 @@ accounts, and waits until every member holds the others' indicators. Then it pri
 the GraphQL URL and a token per role (valid 12h), and example lookups (curl and "alliance lookup")
 that find such a seller at the other members; the same goes to DIR/demo.json for scripts.
 
-Ctrl-C (or SIGTERM) stops every node cleanly. Running it again starts the same alliance with the
-same data (no reseeding) and prints fresh tokens; --fresh deletes DIR first and starts over.
+Ctrl-C (or SIGTERM, to the demo or to the npm run demo that runs it) stops every node cleanly; run
+by npm, the demo also stops when that npm goes away. Running it again starts the same alliance with
+the same data (no reseeding) and prints fresh tokens; --fresh deletes DIR first and starts over.
 Environment settings of the node (ALLIANCE_*) apply to every member node, except storage, addresses
 and genesis: the demo always uses embedded storage in DIR (DATABASE_URL is ignored).
 
@@ -57,20 +58,17 @@ running in DIR, ...), 2 wrong usage.
 
     // Loaded once the flags are known good: it brings the whole node in.
     const { runDemo } = await import('../demo/run.ts');
+    const { onStopRequest } = await import('./lifecycle.ts');
     const abort = new AbortController();
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals === 1) {
-        process.stderr.write(`alliance demo: ${signal}: stopping the nodes\n`);
+    const removeHandlers = onStopRequest((reason, first) => {
+      if (first) {
+        process.stderr.write(`alliance demo: ${reason}: stopping the nodes\n`);
         abort.abort();
       } else {
         process.stderr.write('alliance demo: stopping now, without waiting for the nodes\n');
         process.exit(1);
       }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    });
     try {
       const demo = await runDemo(
         { dir, records, httpPort, fresh: values.fresh === true, logLevel },
@@ -86,8 +84,7 @@ running in DIR, ...), 2 wrong usage.
       process.stderr.write('alliance demo: stopped\n');
       return 0;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      removeHandlers();
     }
   },
 };

@@ -35,7 +35,7 @@ function listOption(values: Record<string, unknown>, flag: string, allowed: read
 export const exportCommand: Command = {
   summary: "export this member's records as JSON Lines (audited)",
   usage: `Usage: alliance export [--out FILE] [--status S] [--category C] [--kind K] [--updated-since TIME]
-                      [--url URL [--token JWT] | --data-dir DIR]
+                      [--url URL | --data-dir DIR]
 
 Exports the member's own records from a running node, in the order they were added, as JSON Lines
 in import format: the file reads back with "alliance import FILE". Every page of 500 records is
@@ -49,16 +49,20 @@ Options:
   --category C          only records of these categories: ${CATEGORIES.join(' ')}
   --kind K              only records of these kinds: ${SUBJECT_KINDS.join(' ')}
   --updated-since TIME  only records changed at or after TIME (ISO 8601, e.g. 2026-11-01T00:00:00Z)
-  --url URL             the node's GraphQL URL; the token is --token or env ALLIANCE_TOKEN
-  --token JWT           bearer token for --url (role trust or admin)
-  --data-dir DIR        without --url: the node of this data directory (env ALLIANCE_DATA_DIR, default
-                        ./data), at its HTTP address (--http, env ALLIANCE_HTTP), with a 5-minute trust
-                        token signed by the node's API key
-  --http HOST:PORT      that node's HTTP address
+  --url URL             the node's GraphQL URL, with a token of role trust or admin from env
+                        ALLIANCE_TOKEN (ALLIANCE_TOKEN=$(alliance token --role trust) ...)
+  --token -             read that token from the first line of standard input instead. (A token
+                        written on the command line itself is accepted, but shows in the process
+                        list, shell history and npm's echo of the command: prefer the two ways above.)
+  --data-dir DIR        without --url: the node running on this data directory (env ALLIANCE_DATA_DIR,
+                        default ./data), found where it recorded its address (DIR/listen.json), with a
+                        5-minute trust token signed by the node's API key
+  --http HOST:PORT      that node's HTTP address, if not the one it recorded (env ALLIANCE_HTTP)
   --sub NAME            subject of that token, as the audit log shows it (default cli-<user name>)
 
-Exit status: 0 exported; 1 the file cannot be written (EXPORT_FILE); 2 wrong usage; 3 no answer from the node (unreachable, token refused, or an
-error of the node); nothing is left at --out then.
+Exit status: 0 exported; 1 the file cannot be written (EXPORT_FILE); 2 wrong usage; 3 no answer from
+the node (not running, unreachable, token refused, or an error of the node); nothing is left at
+--out then.
 `,
   options: {
     out: { type: 'string' },
@@ -85,7 +89,16 @@ error of the node); nothing is left at --out then.
     };
     const out = values.out as string | undefined;
     if (out !== undefined && (out === '' || (fs.existsSync(out) && fs.statSync(out).isDirectory()))) throw new UsageError(`--out "${out}" is not a file name`);
-    const target = await targetOf(values, 'trust');
+    let target;
+    try {
+      target = await targetOf(values, 'trust');
+    } catch (err) {
+      if (err instanceof NoAnswer) {
+        process.stderr.write(`alliance export: ${err.message}\n`);
+        return EXIT.unavailable;
+      }
+      throw err;
+    }
 
     const tmp = out === undefined ? undefined : path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.tmp`);
     let fd = 1;

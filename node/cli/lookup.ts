@@ -1,8 +1,8 @@
-import readline from 'node:readline';
 import type { Command } from './main.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { IDENTIFIER_TYPES } from '../records/vocabulary.ts';
 import { askNode, NoAnswer, targetOf, type NodeTarget } from './node-client.ts';
+import { remainingLines } from './stdin.ts';
 
 const LOOKUP_QUERY = `query Lookup($ids: [IdentifierInput!]!, $region: String) {
   lookup(identifiers: $ids, region: $region) {
@@ -48,29 +48,34 @@ interface Subject {
 
 export const lookupCommand: Command = {
   summary: 'ask a running node who in the alliance knows identifiers',
-  usage: `Usage: alliance lookup --type TYPE [--region CC] [--json] [--url URL [--token JWT] | --data-dir DIR] VALUE...
+  usage: `Usage: alliance lookup --type TYPE [--region CC] [--json] [--url URL | --data-dir DIR] VALUE...
 
 Asks a running node (GraphQL lookup) which other members hold each VALUE, and which of this member's
 own records do. With no VALUE, reads one value per line from standard input (sent 1,000 per request).
-Every lookup is audited by the node and counts against the token subject's quota.
+Every lookup is audited by the node and counts against the token subject's quota. Each value gets
+its block in order, numbered (#1, #2, ...); an invalid value's refusal is in its place, its line
+starting with "#N !".
 
 Options:
   --type TYPE       ${IDENTIFIER_TYPES.join(' ')}
   --region CC       region for national phone numbers and ids (default: the node's ALLIANCE_DEFAULT_REGION)
   --json            one JSON object per line for each value: {"type","input","canonical","matches","ownRecords"}
                     or {"type","input","error","reason"}; then {"subjects":[...]} per request
-  --url URL         the node's GraphQL URL (as alliance start prints it); the token is --token or env
-                    ALLIANCE_TOKEN (role trust or admin)
-  --token JWT       bearer token for --url
-  --data-dir DIR    without --url: the node of this data directory (env ALLIANCE_DATA_DIR, default ./data),
-                    at its HTTP address (--http, env ALLIANCE_HTTP, default 127.0.0.1:4000), with a
+  --url URL         the node's GraphQL URL (as alliance start prints it), with a token of role trust or
+                    admin from env ALLIANCE_TOKEN (ALLIANCE_TOKEN=$(alliance token --role trust) ...)
+  --token -         read that token from the first line of standard input instead; the values, if
+                    not given as arguments, follow on the next lines. (A token written on the command
+                    line itself is accepted, but shows in the process list, shell history and npm's
+                    echo of the command: prefer the two ways above.)
+  --data-dir DIR    without --url: the node running on this data directory (env ALLIANCE_DATA_DIR,
+                    default ./data), found where it recorded its address (DIR/listen.json), with a
                     5-minute trust token signed by the node's API key
-  --http HOST:PORT  that node's HTTP address
+  --http HOST:PORT  that node's HTTP address, if not the one it recorded (env ALLIANCE_HTTP)
   --sub NAME        subject of that token, as the audit log shows it (default cli-<user name>)
 
 Exit status: 0 every value answered, found or not; 1 a value is invalid (the others are still
-answered); 2 wrong usage; 3 no answer from the node (unreachable, token refused, quota spent, or an
-error of the node).
+answered); 2 wrong usage; 3 no answer from the node (not running, unreachable, token refused, quota
+spent, or an error of the node).
 `,
   options: {
     type: { type: 'string' },
@@ -89,12 +94,21 @@ error of the node).
     if (!(IDENTIFIER_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${IDENTIFIER_TYPES.join(', ')} (got "${type}")`);
     const region = values.region as string | undefined;
     if (region !== undefined && !/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as CN (got "${region}")`);
-    const target = await targetOf(values, 'trust');
+    let target: NodeTarget;
+    try {
+      target = await targetOf(values, 'trust');
+    } catch (err) {
+      if (err instanceof NoAnswer) {
+        process.stderr.write(`alliance lookup: ${err.message}\n`);
+        return EXIT.unavailable;
+      }
+      throw err;
+    }
     let inputs = positionals;
     if (inputs.length === 0) {
       if (process.stdin.isTTY) throw new UsageError('give at least one VALUE, or values on standard input');
       inputs = [];
-      for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) if (line.trim() !== '') inputs.push(line);
+      for await (const line of remainingLines()) if (line.trim() !== '') inputs.push(line);
       if (inputs.length === 0) throw new UsageError('no values given');
     }
 
@@ -115,6 +129,7 @@ error of the node).
       }
       throw err;
     }
+    if (invalid > 0 && !values.json) process.stderr.write(`alliance lookup: ${invalid} of ${inputs.length} value${inputs.length === 1 ? '' : 's'} invalid, marked "!" in the output\n`);
     return invalid > 0 ? EXIT.failure : EXIT.ok;
   },
 };
@@ -143,7 +158,8 @@ function printText(type: string, results: Result[], subjects: Subject[], offset:
   for (const r of results) {
     const n = `#${r.index + offset + 1}`;
     if (r.error) {
-      process.stderr.write(`alliance lookup: ${n} ${JSON.stringify(r.input)} is not a valid ${type}: ${r.error.message} [${r.error.reason}]\n`);
+      // In its place, so that the blocks stay in the order of the values.
+      out.push(`${n} ! ${JSON.stringify(r.input)} is not a valid ${type}: ${r.error.message} [${r.error.reason}]`);
       continue;
     }
     out.push(`${n} ${type} ${r.canonical}`);

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { UsageError } from './errors.ts';
+import { nextLine } from './stdin.ts';
 import type { Role } from '../api/auth.ts';
 
 export interface NodeTarget {
@@ -16,7 +17,7 @@ export class NoAnswer extends Error {}
 
 const TIMEOUT_MS = 30_000;
 
-export function remoteTarget(url: string, token: string | undefined, role: Role): NodeTarget {
+export async function remoteTarget(url: string, token: string | undefined, role: Role): Promise<NodeTarget> {
   let u: URL;
   try {
     u = new URL(url);
@@ -26,25 +27,49 @@ export function remoteTarget(url: string, token: string | undefined, role: Role)
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL');
   // The base URL of a node is as good as its GraphQL URL.
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/graphql';
-  const t = token ?? (process.env.ALLIANCE_TOKEN || undefined);
-  if (t === undefined) throw new UsageError(`--url needs a token: --token JWT or env ALLIANCE_TOKEN (alliance token --role ${role})`);
+  const t = token === '-' ? await tokenFromStdin() : (token ?? (process.env.ALLIANCE_TOKEN || undefined));
+  if (t === undefined) throw new UsageError(`--url needs a token: env ALLIANCE_TOKEN, or --token - to read it from standard input (alliance token --role ${role})`);
   return { url: u.toString(), token: t };
 }
 
-/** The node of `--data-dir` at its `--http` address, with a 5-minute token of `role` for `--sub`. */
+/**
+ * `--token -`: the first line of standard input. Not from a terminal, which would show the token on
+ * the screen as it is typed: there it belongs in ALLIANCE_TOKEN, or comes through a pipe.
+ */
+async function tokenFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--token - reads the token from standard input, which is a terminal: pipe it in, or set ALLIANCE_TOKEN');
+  const line = (await nextLine())?.trim();
+  if (!line) throw new UsageError('--token - reads the token from standard input: its first line is empty');
+  return line;
+}
+
+/**
+ * The node of `--data-dir`, with a 5-minute token of `role` for `--sub`: at `--http` if given, else
+ * where the node running on that data directory recorded that it listens, else at ALLIANCE_HTTP.
+ */
 export async function localTarget(values: Record<string, string | boolean | undefined>, role: Role): Promise<NodeTarget> {
   const fs = await import('node:fs');
   const { loadConfig } = await import('../config.ts');
   const { apiKeyPath, issueToken, loadOrCreateApiKey } = await import('../api/tokens.ts');
+  const { readListenAddress } = await import('../listen-record.ts');
   const config = loadConfig({ dataDir: values['data-dir'] as string | undefined, http: values.http as string | undefined });
   if (!fs.existsSync(apiKeyPath(config.dataDir))) {
-    throw new UsageError(`no node in ${config.dataDir} (no API key there): give --data-dir of a node that has run, or --url and --token`);
+    throw new UsageError(`no node in ${config.dataDir} (no API key there): give --data-dir of a node that has run, or --url with a token in ALLIANCE_TOKEN`);
+  }
+  let url: string;
+  const recorded = values.http === undefined ? readListenAddress(config.dataDir) : undefined;
+  if (recorded !== undefined) url = recorded.graphqlUrl;
+  else if (values.http !== undefined || process.env.ALLIANCE_HTTP) {
+    const { host, port } = config.http;
+    const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql`;
+  } else {
+    // Guessing the default port would ask whichever node happens to listen there, with a token it refuses.
+    throw new NoAnswer(`no node is running on ${config.dataDir}: start it (alliance start --data-dir ${config.dataDir}), or give --http HOST:PORT or --url`);
   }
   const sub = (values.sub as string | undefined) ?? `cli-${os.userInfo().username.replace(/[^\w.@:-]/g, '_').slice(0, 120) || 'user'}`;
   const token = await issueToken(await loadOrCreateApiKey(config.dataDir), config.auth, { role, sub, ttlSeconds: 300 });
-  const { host, port } = config.http;
-  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return { url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/graphql`, token };
+  return { url, token };
 }
 
 /** `--url`/`--token` or `--data-dir`/`--http`/`--sub`, checked for mixing. */

@@ -7,9 +7,13 @@ export const normalizeCommand: Command = {
   summary: 'show the canonical form of identifiers (why things match)',
   usage: `Usage: alliance normalize --type TYPE [--region CC] [--json] VALUE...
 
-Prints the canonical form of each VALUE, one per line (rules: schema/identifiers.md). With no VALUE,
-reads one value per line from standard input. Invalid values are reported on stderr (or as
-{"type","input","error","reason"} with --json); the exit status is 1 if any value is invalid.
+Prints the canonical form of each VALUE, one line per VALUE in order (rules: schema/identifiers.md).
+With no VALUE, reads one value per line from standard input, and writes one line per input line: a
+blank input line gives a blank output line, so the output lines up with the input. An invalid
+value's refusal is printed in its place, on a line starting with "! " (no canonical form does):
+! "no-at-sign" is not a valid email: has no "@" between mailbox and domain [email.no_at]
+and the exit status is 1; stderr then says how many values were invalid. With --json, one object per
+value instead: {"type","input","canonical"} or {"type","input","error","reason"}.
 
 Options:
   --type TYPE     ${IDENTIFIER_TYPES.join(' ')}
@@ -34,7 +38,11 @@ Options:
     let invalid = 0;
     let count = 0;
     for await (const input of inputs) {
-      if (positionals.length === 0 && input.trim() === '') continue;
+      if (positionals.length === 0 && input.trim() === '') {
+        // Not a value; in text output a blank line keeps the lines aligned with the input's.
+        if (!values.json) process.stdout.write('\n');
+        continue;
+      }
       count++;
       const r = tryNormalize(type as IdentifierType, input, { region });
       if ('error' in r) invalid++;
@@ -43,10 +51,12 @@ Options:
       } else if ('canonical' in r) {
         process.stdout.write(`${r.canonical}\n`);
       } else {
-        process.stderr.write(`alliance normalize: ${JSON.stringify(input)} is not a valid ${type}: ${r.error} [${r.reason}]\n`);
+        // In its place: stdout keeps one line per input.
+        process.stdout.write(`! ${JSON.stringify(input)} is not a valid ${type}: ${r.error} [${r.reason}]\n`);
       }
     }
     if (count === 0) throw new UsageError('no values given');
+    if (invalid > 0 && !values.json) process.stderr.write(`alliance normalize: ${invalid} of ${count} value${count === 1 ? '' : 's'} invalid, marked "!" in the output\n`);
     return invalid > 0 ? 1 : 0;
   },
 };

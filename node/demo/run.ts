@@ -6,7 +6,6 @@
  * demo directory, unseeded records excepted.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, type Config, type LogLevel } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -24,6 +23,7 @@ import { DemoError } from './errors.ts';
 import { writeFileAtomic } from './files.ts';
 import { prepareMemberStorage } from './storage.ts';
 import { DEMO_DEFAULTS } from './defaults.ts';
+import { inUseFailure, isPortFree, requireListenable } from '../ports.ts';
 import { formatSummary, lookupCli, lookupCurl, matchesCurl, summaryJson, type DemoSummary } from './summary.ts';
 
 export interface DemoOptions {
@@ -161,11 +161,10 @@ export async function runDemo(opts: DemoOptions, hooks: DemoHooks = {}): Promise
   }
 }
 
-/** A node that could not start; a port taken meanwhile is named as such. */
+/** A node that could not start; a port taken meanwhile (HTTP or P2P) is named as such. */
 function startFailure(err: unknown): unknown {
-  const e = err as NodeJS.ErrnoException & { port?: number };
-  if (e?.code === 'EADDRINUSE') return new DemoError('PORT_IN_USE', `a port the demo needs was taken while it started (${e.message}): try again, or pass --http-port BASE`);
-  return err;
+  if (inUseFailure(err) === undefined) return err;
+  return new DemoError('PORT_IN_USE', `a port the demo needs was taken while it started (${(err as Error).message.split('\n')[0]}): try again, or pass --http-port BASE`);
 }
 
 function acquireDemoLock(dir: string): DirLock {
@@ -260,12 +259,9 @@ async function summarize(nodes: MemberNode[], dir: string, seeded: boolean, seco
   };
 }
 
-/** PORT_IN_USE naming the first port of `ports` that something listens on. */
-async function requireFree(ports: Array<{ port: number; what: string; fix: string }>): Promise<void> {
-  for (const p of ports) {
-    if (p.port < 1 || p.port > 65535) throw new DemoError('PORT_IN_USE', `${p.what} is not a valid port: ${p.fix}`, { port: p.port });
-    if (!(await isPortFree(p.port))) throw new DemoError('PORT_IN_USE', `${p.what} is in use: ${p.fix}`, { port: p.port });
-  }
+/** PORT_IN_USE naming the first port of `ports` that something listens on (the same check as `alliance start`). */
+function requireFree(ports: Array<{ port: number; what: string; fix: string }>): Promise<void> {
+  return requireListenable(ports.map((p) => ({ ...p, host: '127.0.0.1' })));
 }
 
 /** `count` free ports from `from` on, skipping `taken`. */
@@ -276,12 +272,4 @@ async function newP2pPorts(from: number, count: number, taken: number[]): Promis
     if (!taken.includes(port) && (await isPortFree(port))) out.push(port);
   }
   return out;
-}
-
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }

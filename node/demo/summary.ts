@@ -45,8 +45,9 @@ export interface DemoSummary {
 export const LOOKUP_QUERY =
   'query Lookup($ids: [IdentifierInput!]!) { lookup(identifiers: $ids) { results { input canonical matches { member { id name kind } status confidence categories firstSeen } ownRecords { name status } } } }';
 
+/** With each match's `id`: what acknowledgeMatch takes to decide it. */
 export const MATCHES_QUERY =
-  '{ matches(first: 10) { totalCount edges { node { state types confidence member { id name } record { name status } } } } }';
+  '{ matches(first: 10) { totalCount edges { node { id state types confidence member { id name } record { name status } } } } }';
 
 /** `text` as one shell word (POSIX single quotes). */
 export function shellQuote(text: string): string {
@@ -62,8 +63,12 @@ export function lookupCurl(url: string, token: string, type: IdentifierType, val
   return curlFor(url, token, { query: LOOKUP_QUERY, variables: { ids: [{ type: type.toUpperCase(), value }] } });
 }
 
+/**
+ * The token goes in the environment, not on the command line, where `npm run` would echo it back in
+ * its `> node ...` line (and the process list would show it).
+ */
 export function lookupCli(url: string, token: string, type: IdentifierType, value: string): string {
-  return `npm run alliance -- lookup --url ${shellQuote(url)} --token ${shellQuote(token)} --type ${type} ${shellQuote(value)}`;
+  return `ALLIANCE_TOKEN=${shellQuote(token)} npx alliance lookup --url ${shellQuote(url)} --type ${type} ${shellQuote(value)}`;
 }
 
 export function matchesCurl(url: string, token: string): string {
@@ -106,7 +111,10 @@ export function formatSummary(s: DemoSummary, summaryFile: string): string {
   });
   lines.push('');
   lines.push('Match alerts (analyst token), e.g. at the first member:');
-  if (s.matches[0] !== undefined) lines.push(`   ${s.matches[0].curl}`);
+  if (s.matches[0] !== undefined) {
+    lines.push(`   ${s.matches[0].curl}`);
+    lines.push('   then decide one by its id (analyst token): mutation { acknowledgeMatch(id: "<id>", verdict: CONFIRMED, note: "...") { id state } }');
+  }
   lines.push('');
   lines.push(`All of this as JSON: ${summaryFile}. Data: ${s.dir}. Stop with Ctrl-C; run again to reuse the same alliance (--fresh starts over).`);
   return `${lines.join('\n')}\n`;

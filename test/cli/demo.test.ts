@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql, runCli, spawnCli, tempDir, waitForExit, waitForOutput } from '../helpers/cli.ts';
 import { freePort } from '../helpers/alliance.ts';
-import { isPortFree } from '../../node/demo/run.ts';
+import { isPortFree } from '../../node/ports.ts';
 import type { DemoSummary } from '../../node/demo/summary.ts';
 
 const RECORDS = 60;
@@ -137,7 +137,9 @@ describe('alliance demo', () => {
         for (const e of first.examples) {
           const at = first.members.find((m) => m.id === e.member)!;
           expect(e.curl).toContain(at.graphqlUrl);
-          expect(e.cli).toContain(`lookup --url ${at.graphqlUrl} --token ${at.tokens.trust} --type ${e.type}`);
+          // The token in the environment: pasted, the command echoes no token back.
+          expect(e.cli).toContain(`ALLIANCE_TOKEN=${at.tokens.trust} npx alliance lookup --url ${at.graphqlUrl} --type ${e.type} `);
+          expect(e.cli).not.toContain('--token');
           const r = await graphql<LookupData>(at.graphqlUrl, at.tokens.trust, 'query($ids: [IdentifierInput!]!) { lookup(identifiers: $ids) { results { canonical matches { member { id } } ownRecords { name } } } }', {
             ids: [{ type: e.type.toUpperCase(), value: e.value }],
           });
@@ -149,7 +151,6 @@ describe('alliance demo', () => {
         }
 
         // The printed curl works as it is.
-        const { execFileSync } = await import('node:child_process');
         const viaCurl = JSON.parse(execFileSync('sh', ['-c', first.examples[0]!.curl], { encoding: 'utf8' })) as { data: LookupData };
         expect(viaCurl.data.lookup.results[0]!.matches.map((x) => x.member.id).sort()).toEqual([...first.examples[0]!.expect].sort());
 
@@ -166,6 +167,24 @@ describe('alliance demo', () => {
           expect(r.body.data!.matches.edges.every((x) => x.node.state === 'NEW' && x.node.member.id !== m.id)).toBe(true);
         }
         expect(await recordTotals(first)).toEqual([RECORDS, RECORDS, RECORDS]);
+
+        // The printed match query, pasted, gives what acknowledging a match needs: its id.
+        const printed = first.matches[0]!;
+        expect(demo.stdout).toContain(printed.curl);
+        const listed = JSON.parse(execFileSync('sh', ['-c', printed.curl], { encoding: 'utf8' })) as {
+          data: { matches: { edges: Array<{ node: { id: string; state: string } }> } };
+        };
+        const match = listed.data.matches.edges[0]!.node;
+        expect(match.id).toEqual(expect.any(String));
+        const at = first.members.find((m) => m.id === printed.member)!;
+        const ack = await graphql<{ acknowledgeMatch: { id: string; state: string } }>(
+          at.graphqlUrl,
+          at.tokens.analyst,
+          'mutation($id: ID!) { acknowledgeMatch(id: $id, verdict: CONFIRMED, note: "from the printed query") { id state } }',
+          { id: match.id },
+        );
+        expect(ack.body.errors).toBeUndefined();
+        expect(ack.body.data!.acknowledgeMatch).toEqual({ id: match.id, state: 'CONFIRMED' });
 
         // A second demo over the same directory is refused, and --fresh does not delete a running demo.
         const again = await runCli(['demo', '--dir', dir, '--fresh', '--http-port', String(base + 100)], { timeoutMs: 60_000 });

@@ -64,6 +64,21 @@ describe('alliance export', () => {
     expect(imp.stdout).toContain(`${RECORDS.length}`);
   }, 60_000);
 
+  it('finds the node running on --data-dir wherever it listens, without --http', async () => {
+    const r = await runCli(['export', '--data-dir', dataDir, '--status', 'CONFIRMED']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(RECORDS.filter((x) => x.status === 'CONFIRMED').length);
+  });
+
+  it('reads the token from standard input with --token -', async () => {
+    const r = await runCli(['export', '--url', node.url, '--token', '-', '--kind', 'SHOP'], { input: `${await token('trust')}\n` });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(RECORDS.filter((x) => x.kind === 'SHOP').length);
+    const help = await runCli(['export', '--help']);
+    expect(help.stdout).toContain('--token -');
+    expect(help.stdout).not.toMatch(/--token JWT/);
+  });
+
   it('filters and writes to standard output with --url and a token', async () => {
     const r = await runCli(['export', '--url', node.url, '--token', await token('trust'), '--status', 'confirmed', '--kind', 'SELLER,SHOP']);
     expect(r.code).toBe(0);

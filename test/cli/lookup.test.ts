@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../node/config.ts';
 import { issueToken, loadOrCreateApiKey } from '../../node/api/tokens.ts';
-import { graphql, runCli, startNodeProcess, tempDir, type StartedNode } from '../helpers/cli.ts';
+import { graphql, REPO_ROOT, runCli, startNodeProcess, tempDir, type StartedNode } from '../helpers/cli.ts';
 import { freePort } from '../helpers/alliance.ts';
+import { npmEnv } from '../helpers/npm.ts';
+import { lookupCli } from '../../node/demo/summary.ts';
 
 const CREATE = `mutation ($input: RecordInput!) { createRecord(input: $input) { id } }`;
 const AUDIT = `{ auditLog(first: 20) { edges { node { action subject role identifierCount digests hitCount } } } }`;
@@ -72,11 +74,61 @@ describe('alliance lookup', () => {
     expect(audit.body.data!.auditLog.edges[0]!.node).toMatchObject({ action: 'lookup', subject: 'desk-7', role: 'trust', identifierCount: 2, hitCount: 2 });
   });
 
-  it('reports an invalid value on stderr with exit status 1, still answering the others', async () => {
+  it('prints an invalid value\'s refusal in its place, exit status 1, still answering the others', async () => {
     const r = await runCli(['lookup', '--type', 'phone', '--url', node.url, '--token', await token('trust'), '+86 12', '+8613800138000']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/#1 "\+86 12" is not a valid phone: .+ \[phone\.too_short\]/);
-    expect(r.stdout).toContain('#2 phone +8613800138000\n');
+    expect(r.stdout).toMatch(/^#1 ! "\+86 12" is not a valid phone: .+ \[phone\.too_short\]\n#2 phone \+8613800138000\n/);
+    expect(r.stderr).toBe('alliance lookup: 1 of 2 values invalid, marked "!" in the output\n');
+  });
+
+  it('finds the node running on --data-dir wherever it listens, without --http', async () => {
+    const r = await runCli(['lookup', '--type', 'ip', '--data-dir', dataDir, '192.0.2.1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('#1 ip 192.0.2.1\n  no match\n');
+    // --http still wins: the user named the address.
+    const closed = await freePort();
+    const there = await runCli(['lookup', '--type', 'ip', '--data-dir', dataDir, '--http', `127.0.0.1:${closed}`, '192.0.2.1']);
+    expect(there.code).toBe(3);
+    expect(there.stderr).toContain(`cannot reach the node at http://127.0.0.1:${closed}/graphql`);
+  });
+
+  it('reads the token from standard input with --token -, values after it; never prints a token back', async () => {
+    const t = await token('trust');
+    const r = await runCli(['lookup', '--type', 'ip', '--url', node.url, '--token', '-'], { input: `${t}\n192.0.2.1\n198.51.100.7\n` });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('#1 ip 192.0.2.1\n  no match\n#2 ip 198.51.100.7\n  no match\n');
+    const none = await runCli(['lookup', '--type', 'ip', '--url', node.url, '--token', '-', '192.0.2.1'], { input: '\n' });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--token - reads the token from standard input: its first line is empty');
+    // A token the node refuses is named as refused, not shown.
+    const forged = `${t.slice(0, -4)}AAAA`;
+    const refused = await runCli(['lookup', '--type', 'ip', '--url', node.url, '--token', forged, '192.0.2.1']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).not.toContain(forged.split('.')[2]);
+  });
+
+  it('the lookup command the demo prints echoes no token when pasted, and answers', async () => {
+    const t = await token('trust');
+    const line = lookupCli(node.url, t, 'ip', '192.0.2.1');
+    expect(line).not.toMatch(/--token\s/);
+    const { execFileSync } = await import('node:child_process');
+    let out: string;
+    try {
+      out = execFileSync('sh', ['-c', `${line} 2>&1`], { cwd: REPO_ROOT, env: npmEnv(), encoding: 'utf8', timeout: 60_000 });
+    } catch (err) {
+      throw new Error(`${line}\n${(err as { stdout?: string }).stdout ?? ''}`);
+    }
+    expect(out).toContain('#1 ip 192.0.2.1\n  no match\n');
+    expect(out).not.toContain(t.split('.')[2]);
+  });
+
+  it('--help leads to ALLIANCE_TOKEN or standard input for the token', async () => {
+    const help = await runCli(['lookup', '--help']);
+    expect(help.stdout).toContain('--token -');
+    expect(help.stdout).toContain('ALLIANCE_TOKEN');
+    expect(help.stdout).not.toMatch(/--token JWT/);
   });
 
   it('exits 3 when the node cannot be reached or refuses the token', async () => {
@@ -109,5 +161,12 @@ describe('alliance lookup', () => {
       const r = await runCli(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
     }
+  });
+
+  it('once the node has stopped, --data-dir says no node runs there (exit 3) rather than asking another port', async () => {
+    expect(await node.stop()).toEqual({ code: 0, signal: null });
+    const r = await runCli(['lookup', '--type', 'ip', '--data-dir', dataDir, '192.0.2.1']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`alliance lookup: no node is running on ${dataDir}: start it (alliance start --data-dir ${dataDir}), or give --http HOST:PORT or --url\n`);
   });
 });

@@ -17,17 +17,37 @@ describe('alliance normalize', () => {
     expect(lines[1]).not.toHaveProperty('canonical');
   });
 
-  it('reports an invalid value on stderr with its reason, and still prints the valid ones', async () => {
-    const r = await runCli(['normalize', '--type', 'email', 'no-at-sign', 'Seller@Example.COM']);
+  it('prints one stdout line per value, in order, the refusal of an invalid one in its place', async () => {
+    const r = await runCli(['normalize', '--type', 'email', 'no-at-sign', 'Seller@Example.COM', 'a@b@c.com', 'Li.Wei+x@Gmail.com']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('seller@example.com\n');
-    expect(r.stderr).toMatch(/"no-at-sign" is not a valid email: .+ \[email\.[a-z_]+\]/);
+    const lines = r.stdout.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^! "no-at-sign" is not a valid email: .+ \[email\.no_at\]$/);
+    expect(lines[1]).toBe('seller@example.com');
+    expect(lines[2]).toMatch(/^! "a@b@c\.com" is not a valid email: .+ \[email\.multiple_at\]$/);
+    expect(lines[3]).toBe('liwei@gmail.com');
+    // stderr says how many, once: the details are in their place on stdout.
+    expect(r.stderr).toBe('alliance normalize: 2 of 4 values invalid, marked "!" in the output\n');
   });
 
-  it('reads values from standard input when none are given, and uses --region', async () => {
-    const r = await runCli(['normalize', '--type', 'phone', '--region', 'CN'], { input: '138 0013 8000\n\n+86 138-0013-8000\n' });
+  it('keeps lines aligned with standard input: a blank input line gives a blank output line', async () => {
+    const input = 'Seller@Example.COM\n\nnot an email\nx@example.org\n';
+    const r = await runCli(['normalize', '--type', 'email'], { input });
+    expect(r.code).toBe(1);
+    const out = r.stdout.split('\n').slice(0, -1);
+    expect(out).toHaveLength(input.split('\n').length - 1);
+    expect(out[0]).toBe('seller@example.com');
+    expect(out[1]).toBe('');
+    expect(out[2]).toMatch(/^! "not an email" is not a valid email: /);
+    expect(out[3]).toBe('x@example.org');
+  });
+
+  it('--help says where refusals go', async () => {
+    const r = await runCli(['normalize', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('+8613800138000\n+8613800138000\n');
+    expect(r.stdout).toContain('one line per VALUE');
+    expect(r.stdout).toContain('in its place');
   });
 
   it('refuses a missing or unknown type, and a bad region, with exit status 2', async () => {

@@ -202,7 +202,8 @@ describe('Dockerfile', () => {
     expect(fs.existsSync(path.join(REPO_ROOT, 'node/cli/bin.ts'))).toBe(true);
     expect(JSON.parse(all('CMD')[0]!)).toEqual(['start']);
     // The signal handlers the image relies on.
-    expect(read('node/cli/start.ts')).toMatch(/process\.once\('SIGTERM'/);
+    expect(read('node/cli/start.ts')).toMatch(/onStopRequest\(/);
+    expect(read('node/cli/lifecycle.ts')).toMatch(/process\.on\('SIGTERM'/);
   });
 
   it('copies only what exists and what .dockerignore lets into the build context', () => {

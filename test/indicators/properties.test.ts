@@ -41,6 +41,25 @@ describe.each(IDENTIFIER_TYPES)('properties of %s', (type) => {
     );
   });
 
+  it('no canonical form starts with "! " or holds a line break (alliance normalize prints a refusal as "! ..." in the value\'s line)', () => {
+    const inputs = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ maxLength: 40 }).map((v) => `! ${v}`),
+      fc.string({ maxLength: 40 }).map((v) => `!${v}`),
+      ...(valid.length ? [fc.tuple(fc.constantFrom(...valid), fc.constantFrom('! ', '!', '\n', '! \n')).map(([v, p]) => p + v)] : []),
+    );
+    fc.assert(
+      fc.property(inputs, (input) => {
+        const canonical = attempt(type, input);
+        if (canonical !== undefined) {
+          expect(canonical.startsWith('! ')).toBe(false);
+          expect(canonical).not.toMatch(/[\r\n]/);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('equal canonical forms give equal digests; different ones differ', () => {
     const groups = (vectors[type]?.equivalent ?? []).map((g) => g.filter((m): m is string => typeof m === 'string')).filter((g) => g.length > 1);
     for (const group of groups) {

@@ -1,6 +1,7 @@
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { parse as parseDomain } from 'tldts';
 import { NormalizeError, type NormalizeOptions } from './types.ts';
+import { reservedName, reservedNameMessage } from './reserved.ts';
 
 /*
  * domain: the registrable domain ("eTLD+1") of a host name, a URL or an email address.
@@ -103,7 +104,12 @@ export function normalizeDomain(value: string, _opts: NormalizeOptions): string 
     const problem = labelProblem(labels[i]!, i < labels.length - keep);
     if (problem) fail('bad_label', `label ${i + 1} ${problem}`);
   }
-  if (!info.isIcann && !info.isPrivate) fail('unknown_suffix', `".${last}" is not a top-level domain in the public suffix list`);
+  // Reserved names (reserved.ts): under .example or .test, the name below the top-level domain is
+  // the registrable one (what tldts gives a top-level name it does not know); .invalid, .localhost
+  // and .local are refused.
+  const reserved = reservedName(host);
+  if (reserved === 'unreachable') fail('reserved_name', reservedNameMessage(host));
+  if (reserved === undefined && !info.isIcann && !info.isPrivate) fail('unknown_suffix', `".${last}" is not a top-level domain in the public suffix list`);
   if (!info.domain) fail('public_suffix', `"${info.publicSuffix}" is a public suffix (a registry or hosting platform), not a registrable domain`);
   return info.domain!;
 }

@@ -1,6 +1,7 @@
 import { parse as parseDomain } from 'tldts';
 import { hostToAscii, labelProblem } from './domain.ts';
 import { NormalizeError, type NormalizeOptions } from './types.ts';
+import { reservedName, reservedNameMessage } from './reserved.ts';
 
 /*
  * email: rules in schema/identifiers.md (`email`), in the order applied here.
@@ -113,8 +114,14 @@ export function normalizeEmail(value: string, _opts: NormalizeOptions): string {
   if (domain.length > 253) fail('bad_domain', 'domain is longer than 253 characters');
   const tld = labels[labels.length - 1]!;
   if (/^[0-9]+$/.test(tld)) fail('ip_domain', 'domain looks like an IP address; give the mailbox at a domain name');
-  const info = parseDomain(domain, { allowPrivateDomains: false, extractHostname: false, validateHostname: false, mixedInputs: false });
-  if (!info.isIcann) fail('unknown_tld', `".${tld}" is not a top-level domain in the public suffix list`);
+  // Reserved names (reserved.ts): .example and .test count as top-level domains, .invalid,
+  // .localhost and .local are refused.
+  const reserved = reservedName(domain);
+  if (reserved === 'unreachable') fail('reserved_name', `domain ${reservedNameMessage(domain)}`);
+  if (reserved === undefined) {
+    const info = parseDomain(domain, { allowPrivateDomains: false, extractHostname: false, validateHostname: false, mixedInputs: false });
+    if (!info.isIcann) fail('unknown_tld', `".${tld}" is not a top-level domain in the public suffix list`);
+  }
 
   // 6. Provider rules: sub-address tags, transparent characters, alias domains.
   const fastmailBase = FASTMAIL_SET.has(domain) ? undefined : fastmailSubdomain(labels);

@@ -1,6 +1,7 @@
 import { punycodeOk } from './domain.ts';
 import { marketplaceRef, normalizeMarketplaceId, platformHasKind, resolvePlatform, type ListingKind, type MarketplaceRef } from './marketplaces.ts';
 import { NormalizeError, type NormalizeOptions } from './types.ts';
+import { reservedName, reservedNameMessage } from './reserved.ts';
 
 /*
  * url: rules in schema/identifiers.md (`url`), in the order applied here.
@@ -104,6 +105,9 @@ export function analyzeUrl(value: string): UrlAnalysis {
   if (!ip) {
     if (host.indexOf('.') < 0) fail('bad_host', 'host is a single label (like "localhost"); a public host name or an IP address is required');
     if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) fail('bad_host', 'host has an empty label (two dots in a row, or a dot at the start)');
+    // Reserved names (reserved.ts): .example and .test are hosts like any other; .invalid,
+    // .localhost and .local are refused.
+    if (reservedName(host) === 'unreachable') fail('reserved_name', `host ${reservedNameMessage(host)}`);
     while (host.startsWith('www.') && host.indexOf('.', 4) > 0) host = host.slice(4);
   }
   // 5. Path: `;jsessionid=` path parameters dropped, escapes normalised, trailing slashes dropped.
