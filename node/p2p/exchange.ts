@@ -126,6 +126,9 @@ const SYNC_RETRIES = 3;
 const RETRYABLE = new Set(['TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED']);
 
 /** Creates the host and starts exchanging. Throws HostError when the host cannot listen. */
+/** Refusals an honest sender can cause (penalized() says why). */
+const NOT_PROOF_OF_FORGERY = new Set(['unknown_origin', 'unsupported_version', 'origin_suspended', 'origin_revoked', 'kid_not_valid', 'from_future', 'stale_epoch', 'bad_prev', 'fork']);
+
 export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const log = opts.logger.child({ component: 'p2p' });
   const { alliance, store, roster } = opts;
@@ -316,12 +319,15 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   }
 
   /**
-   * Whether a refused batch costs the peer that sent it (by gossip or sync). An origin still unknown
-   * after catching up with the sender's roster, or a format version newer than this node's, is not
-   * proof of forgery (schema/wire.md §8, §10): refused, counted, but the sender's score is left alone.
+   * Whether a refused batch costs the peer that sent it (by gossip or sync): only what is invalid
+   * whatever the receiver's roster, chain or clock (the format and signature checks, schema/wire.md
+   * §6). The rest can come from an honest peer: one whose roster lags a suspension or key rotation,
+   * whose clock or grace period differs, or that stored the other branch of an origin's fork (the
+   * origin is the culprit, and its evidence is kept). Those are refused and counted, but the
+   * sender's score is left alone.
    */
   function penalized(reason: string): boolean {
-    return reason !== 'unknown_origin' && reason !== 'unsupported_version';
+    return !NOT_PROOF_OF_FORGERY.has(reason);
   }
 
   async function validateRosterEntry(from: string, msg: Message): Promise<TopicValidatorResult> {

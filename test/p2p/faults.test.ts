@@ -368,7 +368,7 @@ describe.each(KINDS)('a member peer sending bad batches and bytes (%s)', (kind) 
     }
   });
 
-  if (full) it('batches of a revoked member and of a suspended one are refused, even when signed before the sanction', async () => {
+  if (full) it('batches of a revoked member and of a suspended one are refused, even when signed before the sanction, without scoring down the relay', async () => {
     const m3 = await peer('m3');
     const rex = await loadMemberIdentity(alliance.member('rex').dataDir);
     const sue = await loadMemberIdentity(alliance.member('sue').dataDir);
@@ -392,11 +392,14 @@ describe.each(KINDS)('a member peer sending bad batches and bytes (%s)', (kind) 
       expect(await rowCounts(n)).toEqual(before[i]);
       expect(await chainAt(n, 'rex')).toEqual([]);
       expect(await chainAt(n, 'sue')).toEqual([]);
-      await eventually(() => scoreAt(n, m3.peerId) < 0, 20_000, 'the relay of refused batches scored down');
     }
+    // A sanction reaches nodes at slightly different times, so an honest relay's roster may lag:
+    // refused and counted, but the relay's score is left alone.
+    await new Promise((r) => setTimeout(r, 500));
+    for (const n of nodes) expect(scoreAt(n, m3.peerId)).toBeGreaterThanOrEqual(0);
   });
 
-  if (full) it('a batch of another alliance, and one of an epoch past its grace, are rejected', async () => {
+  if (full) it('a batch of another alliance is rejected and scores its sender down; one of an epoch past its grace is refused without', async () => {
     const m4 = await peer('m4');
     const before = await Promise.all(nodes.map(rowCounts));
     await m4.publish(await loose(alliance, m4.identity, { alliance: 'another-alliance' }));
@@ -416,8 +419,10 @@ describe.each(KINDS)('a member peer sending bad batches and bytes (%s)', (kind) 
       await eventually(async () => (await rejected(n, 'stale_epoch')) === 1, 20_000, 'stale_epoch counted');
       expect(await rowCounts(n)).toEqual(before[i]);
       expect(await chainAt(n, 'm4')).toEqual([]);
-      await eventually(() => scoreAt(n, m4.peerId) < scores[i]! - 10, 20_000, 'the sender scored down again');
     }
+    // Grace periods are each node's setting: a batch past this node's may be live at the sender's.
+    await new Promise((r) => setTimeout(r, 500));
+    for (const [i, n] of nodes.entries()) expect(scoreAt(n, m4.peerId)).toBeGreaterThanOrEqual(scores[i]! - 1);
   });
 
   it('a seq gap is not stored; the node fetches the missing batches with sync from the peer that has them', async () => {
