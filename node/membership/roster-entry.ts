@@ -43,6 +43,12 @@ export interface RosterLimits {
 }
 
 /**
+ * Highest epoch number: epochs are stored as 32-bit integers beside every indicator and batch, and an
+ * alliance that starts a new epoch every hour reaches it in 245,000 years.
+ */
+export const MAX_EPOCH = 2 ** 31 - 1;
+
+/**
  * Default limits. 256 KiB holds an `epoch.new` for about 400 members (a wrapped key is about 470
  * characters of JWE, base64url-encoded again in the JWS payload); a larger alliance raises it, and
  * all its nodes must use the same value.
@@ -347,7 +353,7 @@ async function checkBody(c: Checker, type: EntryType, body: unknown): Promise<vo
         kids.add(admin.kid);
       }
       c.int(o.quorum, `${f}.quorum`, 1, o.admins.length);
-      c.int(o.epoch, `${f}.epoch`, 0);
+      c.int(o.epoch, `${f}.epoch`, 0, MAX_EPOCH);
       return;
     }
     case 'member.add': {
@@ -413,7 +419,7 @@ async function checkBody(c: Checker, type: EntryType, body: unknown): Promise<vo
     }
     case 'epoch.new': {
       const o = c.object(body, f, ['epoch', 'keys'], ['reason']);
-      c.int(o.epoch, `${f}.epoch`, 1);
+      c.int(o.epoch, `${f}.epoch`, 1, MAX_EPOCH);
       c.reason(o, f);
       if (!isPlainObject(o.keys)) c.fail(`${f}.keys`, 'must be an object (member id → compact JWE)');
       for (const [id, jwe] of Object.entries(o.keys)) {

@@ -314,6 +314,15 @@ describe('invalid entries are refused with their reason', () => {
     await expectReason(applyEntry(null, await signEntry(entry, [A[0]!])), 'insufficient_signatures');
   });
 
+  it('epochs fit the 32-bit columns that store them: a genesis at 2^31 - 1 founds, one at 2^31 is refused', async () => {
+    const at = (epoch: number) => createGenesis('test-alliance', { admins: A.slice(0, 3).map((a) => a.key), quorum: 2, epoch }, '2026-03-01T09:00:00Z');
+    const top = await applyEntry(null, await signEntry(await at(2 ** 31 - 1), [A[0]!, A[1]!]));
+    expect(top.epoch).toBe(2 ** 31 - 1);
+    const err = await at(2 ** 31).catch((e: unknown) => e);
+    expect(isRosterError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/epoch/);
+  });
+
   it('not_admin: a signer that never was an admin', async () => {
     await expectReason(applyEntry(s2, await propose(s2, suspendBob(), [A[0]!, A[3]!])), 'not_admin');
   });
