@@ -15,6 +15,28 @@ export class AllianceError extends Error {
   }
 }
 
+/**
+ * One problem with one input field; `field` is a path such as `identifiers[2].value`. For an
+ * identifier that cannot be normalised, `reason` is the normaliser's stable code (e.g. `phone.too_short`).
+ */
+export interface FieldProblem {
+  field: string;
+  message: string;
+  reason?: string;
+}
+
+/** Input refused field by field (code BAD_USER_INPUT): every problem found, the first in the message. */
+export class ValidationError extends AllianceError {
+  declare readonly code: 'BAD_USER_INPUT';
+  readonly problems: FieldProblem[];
+  constructor(problems: FieldProblem[]) {
+    const first = problems[0]!;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+    super('BAD_USER_INPUT', `${first.field}: ${first.message}${more}`, { problems });
+    this.problems = problems;
+  }
+}
+
 export function isAllianceError(err: unknown): err is AllianceError {
   return err instanceof AllianceError;
 }

@@ -10,9 +10,8 @@
  */
 import { defaultFieldResolver, Kind, parse, type GraphQLFieldResolver } from 'graphql';
 import type { AuditWriter } from '../audit/audit-writer.ts';
-import type { IdentifierType } from '../records/vocabulary.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
 import type { Principal } from './auth.ts';
-import type { ResolverMap } from './resolvers/common.ts';
 
 /** What one request (or one subscription event) has handed out so far. */
 export class CaseDataLedger {
@@ -60,6 +59,7 @@ export function caseDataFieldsOf(sdl: string): Set<string> {
 }
 
 type Resolver = GraphQLFieldResolver<unknown, CaseDataContext>;
+type ResolverMap = Record<string, unknown>;
 
 /**
  * Wraps every `@caseData` field so it notes what it hands out. A field on `Identifier` notes the

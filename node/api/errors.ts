@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { FastifyBaseLogger } from 'fastify';
 import { isAllianceError } from '../errors.ts';
-import { RecordValidationError } from '../records/model.ts';
+import { ValidationError } from '../errors.ts';
 
 /**
  * The `extensions.code` values clients may see. Stable: clients switch on them.
@@ -65,7 +65,7 @@ export function maskError(error: GraphQLError, requestId: string, log: FastifyBa
 
   if (cause && isAllianceError(cause) && EXPOSED.has(cause.code)) {
     const extensions: Record<string, unknown> = { code: cause.code, requestId };
-    if (cause instanceof RecordValidationError) extensions.problems = cause.problems;
+    if (cause instanceof ValidationError) extensions.problems = cause.problems;
     else if (cause.details) Object.assign(extensions, publicDetails(cause.details));
     return { message: cause.message, ...base, extensions };
   }

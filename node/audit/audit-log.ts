@@ -4,7 +4,7 @@
  * (node/audit/audit-writer.ts) before answering; other actions use `write`.
  */
 import type { Database, Queryable } from '../storage/database.ts';
-import { RecordValidationError } from '../records/model.ts';
+import { ValidationError } from '../errors.ts';
 
 /** What an audited action records. `details` must never hold a raw value or a canonical form. */
 export interface AuditEntryInput {
@@ -57,7 +57,7 @@ export function encodeAuditCursor(id: string): string {
 function decodeAuditCursor(cursor: string): string {
   const text = /^[A-Za-z0-9_-]{1,64}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^\d{1,18}$/.test(id)) throw new RecordValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
+  if (!/^\d{1,18}$/.test(id)) throw new ValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
   return id;
 }
 
@@ -135,7 +135,7 @@ export class AuditLog {
   /** Newest first. */
   async list(filter: AuditFilter, first: number, after: string | null | undefined): Promise<AuditPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_AUDIT_PAGE) {
-      throw new RecordValidationError([{ field: 'first', message: `must be from 0 to ${MAX_AUDIT_PAGE}` }]);
+      throw new ValidationError([{ field: 'first', message: `must be from 0 to ${MAX_AUDIT_PAGE}` }]);
     }
     const { where, params } = filterSql(filter);
     if (after != null) {

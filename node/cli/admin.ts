@@ -1,4 +1,4 @@
-import type { Command, CommandGroup } from './main.ts';
+import type { Command, CommandGroup } from './command.ts';
 import { keygenCommand } from './admin/keygen.ts';
 import { submitCommand } from './admin/submit.ts';
 import { exportCommand } from './admin/export.ts';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { EXIT, UsageError } from './errors.ts';
 
 const RUNNER = fileURLToPath(new URL('../../scripts/bench/run.ts', import.meta.url));

@@ -1,4 +1,4 @@
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
 import { parseInteger } from './admin/propose.ts';
 import type { LogLevel } from '../config.ts';

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { AllianceError } from '../errors.ts';
 import { askNode, NoAnswer, targetOf } from './node-client.ts';
-import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../records/vocabulary.ts';
+import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../identifiers/vocabulary.ts';
 
 const EXPORT_QUERY = `query Export($filter: RecordFilter, $after: String) {
   exportRecords(filter: $filter, first: 500, after: $after) { rows endCursor hasNextPage }

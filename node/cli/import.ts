@@ -1,8 +1,8 @@
 import os from 'node:os';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
-import { CSV_LIST_SEPARATOR } from '../records/vocabulary.ts';
+import { CSV_LIST_SEPARATOR } from '../identifiers/vocabulary.ts';
 import type { ImportFormat } from '../records/import-file.ts';
 
 export const importCommand: Command = {

@@ -1,6 +1,6 @@
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { IDENTIFIER_TYPES } from '../records/vocabulary.ts';
+import { IDENTIFIER_TYPES } from '../identifiers/vocabulary.ts';
 import { askNode, NoAnswer, targetOf, type NodeTarget } from './node-client.ts';
 import { remainingLines } from './stdin.ts';
 

@@ -1,4 +1,5 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
+import type { Command, CommandGroup } from './command.ts';
 import { isAllianceError } from '../errors.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { startCommand } from './start.ts';
@@ -13,22 +14,6 @@ import { initCommand } from './init.ts';
 import { rotateKeysCommand } from './rotate-keys.ts';
 import { adminCommand } from './admin.ts';
 import { demoCommand } from './demo.ts';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  allowPositionals?: boolean;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
-}
-
-/** A command with subcommands (`alliance admin keygen ...`): `alliance GROUP SUB [options]`. */
-export interface CommandGroup {
-  summary: string;
-  /** Shown for `alliance GROUP`, `--help` and an unknown subcommand. */
-  usage: string;
-  subcommands: Record<string, Command>;
-}
 
 const COMMANDS: Record<string, Command | CommandGroup> = {
   start: startCommand,

@@ -1,4 +1,4 @@
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
 
 export const migrateCommand: Command = {

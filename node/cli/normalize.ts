@@ -1,7 +1,7 @@
 import readline from 'node:readline';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
-import { IDENTIFIER_TYPES, type IdentifierType } from '../records/vocabulary.ts';
+import { IDENTIFIER_TYPES, type IdentifierType } from '../identifiers/vocabulary.ts';
 
 export const normalizeCommand: Command = {
   summary: 'show the canonical form of identifiers (why things match)',
@@ -28,7 +28,7 @@ Options:
     if (!(IDENTIFIER_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${IDENTIFIER_TYPES.join(', ')} (got "${type}")`);
     const region = (values.region as string | undefined) ?? (process.env.ALLIANCE_DEFAULT_REGION || undefined);
     if (region !== undefined && !/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as CN (got "${region}")`);
-    const { tryNormalize } = await import('../indicators/normalize/index.ts');
+    const { tryNormalize } = await import('../identifiers/normalize.ts');
 
     let inputs: AsyncIterable<string> | string[] = positionals;
     if (positionals.length === 0) {

@@ -1,4 +1,4 @@
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { loadConfig } from '../config.ts';
 
 export const rotateKeysCommand: Command = {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
 import { loadConfig } from '../config.ts';
 import type { Role } from '../api/auth.ts';

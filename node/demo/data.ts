@@ -10,7 +10,7 @@
  * prints are made from them.
  */
 import { composeIBAN } from 'ibantools';
-import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../records/model.ts';
+import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../identifiers/vocabulary.ts';
 import { DEMO_MEMBERS, type DemoMember } from './members.ts';
 import { Prng } from './prng.ts';
 import {

@@ -6,7 +6,7 @@
  *
  * Spelling `i` is the one member number `i` uses (0, 1, 2; further members wrap around).
  */
-import type { IdentifierType } from '../records/model.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
 
 export interface DemoIdentifier {
   type: IdentifierType;

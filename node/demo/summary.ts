@@ -4,7 +4,7 @@
  * although each member spelled it differently. The same goes to stdout (text) and to demo.json.
  */
 import type { MemberKind } from '../membership/types.ts';
-import type { IdentifierType } from '../records/model.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
 
 export interface DemoMemberSummary {
   id: string;

@@ -1,9 +1,12 @@
+import { isCanonicalBase64url, isHash } from '../encoding/base64url.ts';
+import { ID_PATTERN } from '../encoding/ids.ts';
+import { isDay, isSecond } from '../encoding/time.ts';
 /**
  * The batch of DESIGN §2 as data: its type, its limits, the canonical form of every field and the
  * canonical JSON payload. Signing and verification are in batch.ts; the format is specified in
  * schema/wire.md, which this file must match.
  */
-import { CATEGORIES, IDENTIFIER_TYPES, STATUSES } from '../records/model.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES } from '../identifiers/vocabulary.ts';
 import type { Indicator } from './indicator.ts';
 import { BatchError } from './batch-error.ts';
 
@@ -13,9 +16,9 @@ export const BATCH_VERSION = 1;
 /** What a member publishes (DESIGN §2). Every field is required; see schema/wire.md for each form. */
 export interface Batch {
   v: typeof BATCH_VERSION;
-  /** Alliance id, an {@link BATCH_ID_PATTERN} string. */
+  /** Alliance id, an {@link ID_PATTERN} string. */
   alliance: string;
-  /** Member id of the publisher, an {@link BATCH_ID_PATTERN} string. */
+  /** Member id of the publisher, an {@link ID_PATTERN} string. */
   origin: string;
   /** Id of the origin's signing key; equal to the JWS header's `kid`. */
   kid: string;
@@ -51,80 +54,14 @@ export function resolveLimits(limits: Partial<BatchLimits> | undefined): BatchLi
   return out;
 }
 
-/** Ids in a batch (alliance, origin, kid): 1 to 128 ASCII letters, digits, `.`, `_`, `:` or `-`. */
-export const BATCH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-
 const BATCH_KEYS = ['alliance', 'createdAt', 'epoch', 'items', 'kid', 'origin', 'prev', 'seq', 'v'] as const;
 const ITEM_KEYS = ['categories', 'confidence', 'digest', 'expiresAt', 'firstSeen', 'op', 'ref', 'status', 'type'] as const;
 const ITEM_KEY_SET = new Set<string>(ITEM_KEYS);
 
-const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const SECOND = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$/;
 
 const TYPE_SET = new Set<string>(IDENTIFIER_TYPES);
 const STATUS_SET = new Set<string>(STATUSES);
 const CATEGORY_SET = new Set<string>(CATEGORIES);
-
-const B64URL = /^[A-Za-z0-9_-]*$/;
-const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/**
- * Whether `s` is unpadded base64url in its one canonical spelling: only the 64 base64url
- * characters, a length that encodes whole bytes (not 1 mod 4), and zero unused low bits in the last
- * character (otherwise several strings would name the same bytes, RFC 4648 §3.5). With `bytes`, also
- * that it encodes exactly that many bytes.
- */
-export function isCanonicalBase64url(s: string, bytes?: number): boolean {
-  if (bytes !== undefined && s.length !== Math.ceil((bytes * 4) / 3)) return false;
-  const rest = s.length % 4;
-  if (rest === 1 || !B64URL.test(s)) return false;
-  if (rest === 0) return true;
-  const last = B64URL_ALPHABET.indexOf(s[s.length - 1]!);
-  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
-}
-
-/** A 32-byte value (SHA-256, HMAC-SHA256) in canonical base64url: 43 characters. */
-export function isHash(s: unknown): s is string {
-  return typeof s === 'string' && isCanonicalBase64url(s, 32);
-}
-
-// The last valid day and time seen: items of one batch mostly share them, and checking the same
-// string again would give the same answer.
-let lastDay = '';
-let lastSecond = '';
-
-/** A calendar day `YYYY-MM-DD` that exists. */
-export function isDay(s: unknown): s is string {
-  if (s === lastDay) return true;
-  const m = typeof s === 'string' ? DAY.exec(s) : null;
-  if (m === null || !existsDay(m)) return false;
-  lastDay = s as string;
-  return true;
-}
-
-// Proleptic Gregorian calendar, years 0000-9999, as ISO 8601 and JavaScript's Date have it.
-function existsDay(m: RegExpExecArray): boolean {
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1) return false;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  return d <= (mo === 2 ? (leap ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31);
-}
-
-/** An instant `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds, no leap second) that exists. */
-export function isSecond(s: unknown): s is string {
-  if (s === lastSecond) return true;
-  const m = typeof s === 'string' ? SECOND.exec(s) : null;
-  if (m === null || !existsDay(m)) return false;
-  lastSecond = s as string;
-  return true;
-}
-
-/** `date` as the batch's timestamp form, `YYYY-MM-DDTHH:MM:SSZ` (sub-second part dropped). */
-export function toBatchTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
-}
 
 /** Categories in their canonical form: unique, sorted by code point (ASCII order). */
 export function canonicalCategories(categories: Iterable<string>): string[] {
@@ -190,7 +127,7 @@ export function checkItemCount(batch: Batch, limits: BatchLimits): void {
 export function checkBatchForms(batch: Batch): void {
   const bad = (field: string, message: string) => new BatchError('non_canonical', `${field}: ${message}`, { field });
   for (const key of ['alliance', 'origin', 'kid'] as const) {
-    if (!BATCH_ID_PATTERN.test(batch[key])) throw bad(key, 'must be 1 to 128 characters from A-Z a-z 0-9 . _ : -');
+    if (!ID_PATTERN.test(batch[key])) throw bad(key, 'must be 1 to 128 characters from A-Z a-z 0-9 . _ : -');
   }
   if (!Number.isSafeInteger(batch.epoch) || batch.epoch < 0) throw bad('epoch', 'must be an integer from 0 to 2^53-1');
   if (!Number.isSafeInteger(batch.seq) || batch.seq < 1) throw bad('seq', 'must be an integer from 1 to 2^53-1');

@@ -52,8 +52,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { statement, type Database, type Queryable } from '../storage/database.ts';
 import { epochLiveUntil, findSigningKey, signingKeyValidAt, memberById, type RosterState } from '../membership/roster-state.ts';
-import { BatchError, toBatchTime, verifyBatch, type Batch, type BatchErrorReason, type BatchLimits, type VerifiedBatch } from './batch.ts';
-import type { IdentifierType } from '../records/model.ts';
+import { BatchError, verifyBatch, type Batch, type BatchErrorReason, type BatchLimits, type VerifiedBatch } from './batch.ts';
+import { toWireTime } from '../encoding/time.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
 
 export type IngestRejectReason =
   | BatchErrorReason
@@ -296,7 +297,7 @@ export class BatchStore {
     }
     const now = this.#now();
     if (Date.parse(batch.createdAt) > now.getTime() + this.#skewMs) {
-      return reject('from_future', `createdAt ${batch.createdAt} is ahead of this node's clock (${toBatchTime(now)}) by more than ${this.#skewMs / 1000} s`, at);
+      return reject('from_future', `createdAt ${batch.createdAt} is ahead of this node's clock (${toWireTime(now)}) by more than ${this.#skewMs / 1000} s`, at);
     }
     if (batch.epoch > state.epoch) return { ok: false, outcome: { status: 'future_epoch', origin: batch.origin, seq: batch.seq, epoch: batch.epoch } };
     const until = epochLiveUntil(state, batch.epoch, this.#opts.graceMs);
@@ -479,7 +480,7 @@ export class BatchStore {
   #epochLive(epoch: number, state = this.#opts.roster()): boolean {
     if (state === null) return false;
     const until = epochLiveUntil(state, epoch, this.#opts.graceMs);
-    return until === undefined || (until !== null && toBatchTime(this.#now()) < until);
+    return until === undefined || (until !== null && toWireTime(this.#now()) < until);
   }
 
   #resolveKey(state: RosterState, kid: string): { key: KeyObject; origin: string } | undefined {
@@ -652,7 +653,7 @@ const WRITE_BATCH = statement(
  * distinct rows; batches written one after another leave the last item per indicator in force.
  */
 async function writeBatch(tx: Queryable, p: Pending, now: Date, published: boolean): Promise<Effect> {
-  const effect = effectOf(p, toBatchTime(now));
+  const effect = effectOf(p, toWireTime(now));
   const { batch, hash, jws } = p.verified;
   const set = { type: [] as string[], digest: [] as string[], ref: [] as string[], categories: [] as string[], status: [] as string[], confidence: [] as number[], firstSeen: [] as string[], expiresAt: [] as string[] };
   for (const { item } of effect.adds) {

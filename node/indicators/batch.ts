@@ -10,28 +10,17 @@
 import { createHash, KeyObject, verify as verifySignature } from 'node:crypto';
 import { CompactSign, type CryptoKey } from 'jose';
 import { BatchError } from './batch-error.ts';
-import {
-  BATCH_ID_PATTERN,
-  canonicalPayload,
-  checkBatchForms,
-  checkBatchShape,
-  checkItemCount,
-  decodeCanonicalPayload,
-  encodeBatch,
-  isCanonicalBase64url,
-  resolveLimits,
-  type Batch,
-  type BatchLimits,
-} from './batch-encoding.ts';
+import { canonicalPayload, checkBatchForms, checkBatchShape, checkItemCount, decodeCanonicalPayload, encodeBatch, resolveLimits, type Batch, type BatchLimits } from './batch-encoding.ts';
+import { ID_PATTERN } from '../encoding/ids.ts';
+import { assertEd25519, type Ed25519Key } from '../encoding/ed25519.ts';
+import { isCanonicalBase64url } from '../encoding/base64url.ts';
 
 export { BatchError, BATCH_ERROR_REASONS, type BatchErrorReason, type BatchErrorDetails } from './batch-error.ts';
 export {
-  BATCH_ID_PATTERN,
   BATCH_LIMITS,
   BATCH_VERSION,
   canonicalCategories,
   encodeBatch,
-  toBatchTime,
   validateBatch,
   type Batch,
   type BatchLimits,
@@ -41,9 +30,6 @@ export {
 export const BATCH_JWS_ALG = 'EdDSA';
 /** The JWS `typ` of a batch, so a batch can never be taken for another signed object (or vice versa). */
 export const BATCH_JWS_TYP = 'alliance-batch+jws';
-
-/** An Ed25519 key, as WebCrypto or node:crypto gives it. */
-export type Ed25519Key = CryptoKey | KeyObject;
 
 /** A key the roster holds for a `kid`: the public key alone, or with the member it belongs to. */
 export type BatchKey = Ed25519Key | { key: Ed25519Key; origin: string };
@@ -97,13 +83,6 @@ function isKey(k: unknown): k is Ed25519Key {
   return k instanceof globalThis.CryptoKey || k instanceof KeyObject;
 }
 
-function assertEd25519(k: unknown, type: 'public' | 'private', what: string): asserts k is Ed25519Key {
-  const ok =
-    k instanceof globalThis.CryptoKey ? k.type === type && k.algorithm.name === 'Ed25519'
-    : k instanceof KeyObject ? k.type === type && k.asymmetricKeyType === 'ed25519'
-    : false;
-  if (!ok) throw new TypeError(`${what} must be an Ed25519 ${type} key (CryptoKey or KeyObject)`);
-}
 
 /**
  * Signs a batch: validates it (any problem is a `BatchError`, since peers would refuse it), encodes
@@ -215,7 +194,7 @@ export async function verifyBatch(input: string | Uint8Array, opts: VerifyBatchO
     throw new BatchError('malformed', `the JWS alg must be ${BATCH_JWS_ALG}, not ${typeof hdr.alg === 'string' ? JSON.stringify(hdr.alg.slice(0, 20)) : 'missing'}`, { field: 'alg' });
   }
   if (hdr.typ !== BATCH_JWS_TYP) throw new BatchError('malformed', `the JWS typ must be ${BATCH_JWS_TYP}`, { field: 'typ' });
-  if (typeof hdr.kid !== 'string' || !BATCH_ID_PATTERN.test(hdr.kid)) throw new BatchError('malformed', 'the JWS kid is missing or not a key id', { field: 'kid' });
+  if (typeof hdr.kid !== 'string' || !ID_PATTERN.test(hdr.kid)) throw new BatchError('malformed', 'the JWS kid is missing or not a key id', { field: 'kid' });
   const extra = Object.keys(hdr).find((k) => k !== 'alg' && k !== 'kid' && k !== 'typ');
   if (extra !== undefined) throw new BatchError('malformed', `the JWS header may only hold alg, kid and typ (found "${extra.slice(0, 20)}")`, { field: 'header' });
   const kid = hdr.kid;

@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import type { IdentifierType, StoredRecord } from '../records/model.ts';
+import type { StoredRecord } from '../records/model.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
 import type { Indicator } from './indicator.ts';
 
 /** Version tag of the derivation; part of every digest, so a new scheme can never collide with this one. */

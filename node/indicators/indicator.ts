@@ -1,4 +1,4 @@
-import type { Category, IdentifierType, RecordStatus } from '../records/model.ts';
+import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
 
 /**
  * What a member publishes about one identifier of one of its records (DESIGN §2). Holds no raw

@@ -25,14 +25,16 @@
  *   record the rows are re-derived under the old epoch's key if this node still holds it, and only
  *   those no longer desired are retracted; without the key they are left to expire.
  */
-import { toBatchTime, signBatch, batchHash, type Batch, type Ed25519Key } from './batch.ts';
+import { signBatch, batchHash, type Batch } from './batch.ts';
+import { toWireTime } from '../encoding/time.ts';
+import { type Ed25519Key } from '../encoding/ed25519.ts';
 import { indicatorsOf, type EpochKey } from './derive.ts';
 import type { Indicator } from './indicator.ts';
 import { lockOrigins, type BatchStore } from './batch-store.ts';
 import { BATCH_LIMITS } from './batch-encoding.ts';
 import { epochLiveUntil, memberById, type RosterState } from '../membership/roster-state.ts';
 import type { Database, Queryable } from '../storage/database.ts';
-import type { Category, IdentifierType, RecordStatus } from '../records/model.ts';
+import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
 
 /** The roster's epoch changed while a flush was running: it is rolled back and taken again. */
 class EpochMovedError extends Error {
@@ -298,7 +300,7 @@ export class Publisher {
     }
 
     const now = this.#now();
-    const nowTime = toBatchTime(now);
+    const nowTime = toWireTime(now);
     const refreshBefore = now.getTime() + this.#refreshDays * DAY_MS;
     const byEpoch = new Map<number, Indicator[]>();
     const push = (epoch: number, item: Indicator) => {

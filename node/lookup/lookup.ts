@@ -27,10 +27,10 @@
  * `LOOKUP_SQL` is the query it can reuse.
  */
 import { deriveDigest, type EpochKey } from '../indicators/derive.ts';
-import { normalizeMany } from '../indicators/normalize/many.ts';
+import { normalizeMany } from '../identifiers/many.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import type { MemberKind } from '../membership/types.ts';
-import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../records/model.ts';
+import type { Category, IdentifierType, RecordStatus, SubjectKind } from '../identifiers/vocabulary.ts';
 import { statement, type Database } from '../storage/database.ts';
 import { AuditWriter } from '../audit/audit-writer.ts';
 

@@ -4,7 +4,7 @@
  * the keyed digests of one or more identifiers. Nothing here holds a raw identifier.
  */
 import { AllianceError } from '../errors.ts';
-import type { Category, IdentifierType, RecordStatus } from '../records/model.ts';
+import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
 
 export const MATCH_STATES = ['NEW', 'CONFIRMED', 'DISMISSED', 'RETRACTED'] as const;
 export type MatchState = (typeof MATCH_STATES)[number];

@@ -6,7 +6,8 @@
  */
 import type { Database, Queryable } from '../storage/database.ts';
 import { AuditLog } from '../audit/audit-log.ts';
-import { RecordValidationError, type Category, type IdentifierType, type RecordStatus } from '../records/model.ts';
+import { ValidationError } from '../errors.ts';
+import { type Category, type IdentifierType, type RecordStatus } from '../identifiers/vocabulary.ts';
 import { MatchError, MAX_MATCH_NOTE, type MatchedIdentifier, type MatchState, type MatchVerdict, type StoredMatch } from './model.ts';
 
 export interface MatchFilter {
@@ -45,13 +46,13 @@ export function encodeMatchCursor(id: string): string {
 function decodeMatchCursor(cursor: string): string {
   const text = /^[A-Za-z0-9_-]{1,64}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^\d{1,18}$/.test(id)) throw new RecordValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
+  if (!/^\d{1,18}$/.test(id)) throw new ValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
   return id;
 }
 
 /** A match id as the API shows it (digits); anything else names no match. */
 export function assertMatchId(id: unknown, field = 'id'): string {
-  if (typeof id !== 'string' || !/^[1-9]\d{0,17}$/.test(id)) throw new RecordValidationError([{ field, message: 'is not a match id' }]);
+  if (typeof id !== 'string' || !/^[1-9]\d{0,17}$/.test(id)) throw new ValidationError([{ field, message: 'is not a match id' }]);
   return id;
 }
 
@@ -137,7 +138,7 @@ export class MatchStore {
   /** Newest first (by id: the order matches were first raised). */
   async list(filter: MatchFilter, first: number, after: string | null | undefined): Promise<MatchPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_MATCH_PAGE) {
-      throw new RecordValidationError([{ field: 'first', message: `must be from 0 to ${MAX_MATCH_PAGE}` }]);
+      throw new ValidationError([{ field: 'first', message: `must be from 0 to ${MAX_MATCH_PAGE}` }]);
     }
     const { where, params } = filterSql(filter);
     if (after != null) {
@@ -179,7 +180,7 @@ export class MatchStore {
   async acknowledge(id: string, verdict: MatchVerdict, note: string | null, actor: MatchActor): Promise<{ match: StoredMatch; previous: MatchState }> {
     const text = note === null ? null : note.trim();
     if (text !== null && text.length > MAX_MATCH_NOTE) {
-      throw new RecordValidationError([{ field: 'note', message: `is longer than ${MAX_MATCH_NOTE} characters` }]);
+      throw new ValidationError([{ field: 'note', message: `is longer than ${MAX_MATCH_NOTE} characters` }]);
     }
     return this.#db.transaction(async (tx) => {
       const current = await this.#lock(tx, id);

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AllianceError } from '../errors.ts';
-import { toBatchTime } from '../indicators/batch-encoding.ts';
+import { toWireTime } from '../encoding/time.ts';
 import { generateAdminKey, hasMemberIdentity, initMemberIdentity, keysDir, loadAdminKey, loadMemberIdentity, membershipRequest } from './keys.ts';
 import { newEpochKey, wrapEpochKey } from './epoch-keys.ts';
 import { createGenesis, proposeEntry, type RosterEntry } from './roster-entry.ts';
@@ -69,7 +69,7 @@ export async function ensureDevelopmentAlliance(store: RosterStore, dataDir: str
   const admin = await loadAdminKey(adminFile);
   const signers = [{ privateKey: admin.privateKey, kid: admin.kid }];
   const submit = async (entry: RosterEntry) => store.submit(serializeSignedEntry(await signEntry(entry, signers)));
-  const now = toBatchTime(new Date());
+  const now = toWireTime(new Date());
 
   if (store.state === null) {
     const alliance = `dev-${randomBytes(4).toString('hex')}`;

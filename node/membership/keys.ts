@@ -33,7 +33,7 @@ import { generateKeyPair as generatePeerKeyPair, privateKeyFromProtobuf, private
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { AllianceError } from '../errors.ts';
-import { countryCode } from '../indicators/normalize/countries.ts';
+import { countryCode } from '../identifiers/countries.ts';
 import { MEMBER_KINDS, type AdminKey, type EncryptionKey, type MemberKind, type MembershipRequest, type SigningKey } from './types.ts';
 
 export type KeyErrorCode =

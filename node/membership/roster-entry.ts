@@ -9,9 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { BATCH_ID_PATTERN, isCanonicalBase64url, isSecond, toBatchTime } from '../indicators/batch-encoding.ts';
-import { countryCode } from '../indicators/normalize/countries.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { ID_PATTERN } from '../encoding/ids.ts';
+import { isCanonicalBase64url } from '../encoding/base64url.ts';
+import { isSecond, toWireTime } from '../encoding/time.ts';
+import { countryCode } from '../identifiers/countries.ts';
+import { canonicalJson } from '../encoding/canonical-json.ts';
 import { RosterError } from './roster-error.ts';
 import { MEMBER_KINDS, type AdminKey, type EncryptionKey, type MembershipRequest } from './types.ts';
 
@@ -19,7 +21,7 @@ import { MEMBER_KINDS, type AdminKey, type EncryptionKey, type MembershipRequest
 export const ROSTER_VERSION = 1;
 
 /** Ids (alliance, member, kid): 1 to 128 of A-Z a-z 0-9 . _ : - (the wire format's rule). */
-export const ROSTER_ID_PATTERN = BATCH_ID_PATTERN;
+export const ROSTER_ID_PATTERN = ID_PATTERN;
 
 export const ENTRY_TYPES = [
   'genesis',
@@ -177,7 +179,7 @@ export interface ChainHead {
 }
 
 /** The genesis entry of a new alliance (seq 0, prev null), checked. */
-export async function createGenesis(alliance: string, body: GenesisBody, createdAt: string = toBatchTime(new Date())): Promise<EntryOf<'genesis'>> {
+export async function createGenesis(alliance: string, body: GenesisBody, createdAt: string = toWireTime(new Date())): Promise<EntryOf<'genesis'>> {
   const entry: EntryOf<'genesis'> = { v: ROSTER_VERSION, alliance, seq: 0, prev: null, type: 'genesis', body, createdAt };
   await checkEntry(entry);
   return entry;
@@ -195,7 +197,7 @@ export async function proposeEntry(head: ChainHead, proposal: EntryProposal): Pr
     prev: head.head,
     type: proposal.type,
     body: proposal.body,
-    createdAt: proposal.createdAt ?? toBatchTime(new Date()),
+    createdAt: proposal.createdAt ?? toWireTime(new Date()),
   } as RosterEntry;
   await checkEntry(entry);
   return entry;

@@ -11,10 +11,10 @@
  * Whether the signatures are enough is decided by `applyEntry` (roster-state.ts) against the admins
  * and quorum in force at the entry's place in the chain.
  */
-import { KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, errors, exportJWK, FlattenedSign, flattenedVerify, importJWK, type CryptoKey, type JWK } from 'jose';
-import { isCanonicalBase64url } from '../indicators/batch-encoding.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { calculateJwkThumbprint, errors, exportJWK, FlattenedSign, flattenedVerify, importJWK, type JWK } from 'jose';
+import { isCanonicalBase64url } from '../encoding/base64url.ts';
+import { assertEd25519, type Ed25519Key } from '../encoding/ed25519.ts';
+import { canonicalJson } from '../encoding/canonical-json.ts';
 import { checkEntry, encodeEntry, entryHash, isPlainObject, resolveRosterLimits, ROSTER_ID_PATTERN, type RosterEntry, type RosterLimits } from './roster-entry.ts';
 import { RosterError } from './roster-error.ts';
 import type { AdminKey } from './types.ts';
@@ -37,9 +37,6 @@ export interface SignedEntry {
   /** One per admin, in the order they signed; empty in a fresh proposal. */
   signatures: EntrySignature[];
 }
-
-/** An Ed25519 key, as WebCrypto or node:crypto gives it. */
-export type Ed25519Key = CryptoKey | KeyObject;
 
 export interface SignerOptions {
   /** The admin's Ed25519 private key. */
@@ -107,13 +104,6 @@ export async function signEntry(entry: RosterEntry, signers: SignerOptions[], li
   return signed;
 }
 
-function assertEd25519(k: unknown, type: 'public' | 'private', what: string): asserts k is Ed25519Key {
-  const ok =
-    k instanceof globalThis.CryptoKey ? k.type === type && k.algorithm.name === 'Ed25519'
-    : k instanceof KeyObject ? k.type === type && k.asymmetricKeyType === 'ed25519'
-    : false;
-  if (!ok) throw new TypeError(`${what} must be an Ed25519 ${type} key (CryptoKey or KeyObject)`);
-}
 
 /** A signature under the wrong kid would only be refused later, by every node: refuse it here. */
 async function assertKeyIsKid(privateKey: Ed25519Key, kid: string): Promise<void> {

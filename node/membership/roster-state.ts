@@ -7,7 +7,7 @@
  *   state = await applyEntry(state, incoming);        // throws RosterError, state unchanged
  *   signingKeyValidAt(state, batch.origin, batch.kid, batch.createdAt);
  */
-import { toBatchTime } from '../indicators/batch-encoding.ts';
+import { toWireTime } from '../encoding/time.ts';
 import { jweHeader, type EntryOf, type RosterEntry, type RosterLimits } from './roster-entry.ts';
 import { RosterError } from './roster-error.ts';
 import { parseSignedEntry, verifySignatures, type ParsedEntry, type SignedEntry } from './roster-sign.ts';
@@ -180,7 +180,7 @@ export function findSigningKey(state: RosterState, kid: string): { member: Membe
  * (`YYYY-MM-DDTHH:MM:SSZ`) or a Date; anything else is refused.
  */
 export function signingKeyValidAt(state: RosterState, memberId: string, kid: string, at: string | Date): boolean {
-  const t = at instanceof Date ? (Number.isNaN(at.getTime()) ? '' : toBatchTime(at)) : at;
+  const t = at instanceof Date ? (Number.isNaN(at.getTime()) ? '' : toWireTime(at)) : at;
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(t)) return false;
   const member = memberById(state, memberId);
   if (member === undefined || member.status !== 'ACTIVE') return false;
@@ -199,7 +199,7 @@ export function epochLiveUntil(state: RosterState, epoch: number, graceMs: numbe
   if (i < 0) return null;
   const next = state.epochs[i + 1];
   if (next === undefined) return undefined;
-  return toBatchTime(new Date(Date.parse(next.startedAt) + graceMs));
+  return toWireTime(new Date(Date.parse(next.startedAt) + graceMs));
 }
 
 // ---------------------------------------------------------------------------------------------

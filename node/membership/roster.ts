@@ -2,9 +2,9 @@
  * The membership roster (DESIGN §2, specified in schema/roster.md): entries, signatures and the
  * validating reducer. One import for the rest of the node:
  *
- *   import { applyEntry, replay, proposeEntry, addSignature, signingKeyValidAt } from '../membership/roster.ts';
+ *   import { applyEntry, replay, proposeEntry, addSignature, signingKeyValidAt } from './roster.ts';
  */
-export { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
+export { canonicalJson, canonicalJsonBytes } from '../encoding/canonical-json.ts';
 export { isRosterError, RosterError, ROSTER_ERROR_REASONS, type RosterErrorDetails, type RosterErrorReason } from './roster-error.ts';
 export {
   checkEntry,
@@ -46,7 +46,6 @@ export {
   serializeSignedEntry,
   signEntry,
   verifySignatures,
-  type Ed25519Key,
   type EntrySignature,
   type ParsedEntry,
   type SignedEntry,

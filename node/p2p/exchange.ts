@@ -36,7 +36,8 @@ import type { BatchStore, IngestOutcome } from '../indicators/batch-store.ts';
 import type { RosterStore } from '../membership/roster-store.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import { isRosterError } from '../membership/roster-error.ts';
-import type { NetworkStatus, NetworkSource, OriginHeadStatus } from '../api/resolvers/network.ts';
+import type { NetworkStatus, OriginHeadStatus } from './status.ts';
+import type { BatchAlarm } from '../indicators/batch-store.ts';
 import { createHost, PeerPenalties, type ConnectionLimits, type Host } from './host.ts';
 import { PeerDirectory, type Backoff } from './peers.ts';
 import { ExchangeMetrics } from './metrics.ts';
@@ -104,7 +105,11 @@ export interface ExchangeOptions {
   gossipRepairMs?: number | undefined;
 }
 
-export interface Exchange extends NetworkSource {
+export interface Exchange {
+  /** Peers and per-origin heads as this node sees them. */
+  status(): Promise<NetworkStatus>;
+  /** Batches refused and kept as evidence (forks), newest first. */
+  batchAlarms(): Promise<BatchAlarm[]>;
   readonly host: Host;
   readonly peers: PeerDirectory;
   readonly metrics: ExchangeMetrics;

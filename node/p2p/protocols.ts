@@ -16,7 +16,8 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import type { Logger } from '../log.ts';
 import type { ExchangeMetrics, StreamProtocol, SyncKind } from './metrics.ts';
-import { Deadline, FramedStream, MAX_WIRE_INTEGER, WireError, WIRE_ERROR_CODES, frameText, parseJsonFrame, translateStreamError, type WireErrorCode } from './wire.ts';
+import { MAX_WIRE_INTEGER } from '../encoding/integers.ts';
+import { Deadline, FramedStream, WireError, WIRE_ERROR_CODES, frameText, parseJsonFrame, translateStreamError, type WireErrorCode } from './wire.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Names

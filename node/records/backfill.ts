@@ -1,6 +1,6 @@
 import type { Database } from '../storage/database.ts';
-import type { IdentifierType } from './model.ts';
-import { normalize, NormalizeError } from '../indicators/normalize/index.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
+import { normalize, NormalizeError } from '../identifiers/normalize.ts';
 
 const CHUNK = 1000;
 

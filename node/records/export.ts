@@ -5,8 +5,9 @@
  * never the values: an export is the one read that takes raw case data off the node in bulk.
  */
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { IdentifierType, RawRecordInput, StoredRecord } from './model.ts';
-import { RecordValidationError } from './model.ts';
+import type { RawRecordInput, StoredRecord } from './model.ts';
+import type { IdentifierType } from '../identifiers/vocabulary.ts';
+import { ValidationError } from '../errors.ts';
 import type { RecordFilter, RecordStore } from './store.ts';
 
 /** Records per page; the store's page limit. */
@@ -75,7 +76,7 @@ export class RecordExporter {
 
   async page(filter: RecordFilter, first: number, after: string | null | undefined, by: ExportRequester): Promise<ExportPage> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_EXPORT_PAGE) {
-      throw new RecordValidationError([{ field: 'first', message: `must be from 1 to ${MAX_EXPORT_PAGE}` }]);
+      throw new ValidationError([{ field: 'first', message: `must be from 1 to ${MAX_EXPORT_PAGE}` }]);
     }
     const page = await this.#store.list(filter, first, after);
     const digests = new Set<string>();

@@ -4,8 +4,8 @@ import { parse as parseCsv } from 'csv-parse';
 import { AllianceError } from '../errors.ts';
 import type { Database } from '../storage/database.ts';
 import type { Actor, RawRecordInput, RecordFields } from './model.ts';
-import { IDENTIFIER_TYPES } from './model.ts';
-import { CSV_LIST_SEPARATOR } from './vocabulary.ts';
+import { IDENTIFIER_TYPES } from '../identifiers/vocabulary.ts';
+import { CSV_LIST_SEPARATOR } from '../identifiers/vocabulary.ts';
 import { IMPORT_CHUNK, validateRow, type ImportRowError, type OnInvalid } from './import.ts';
 import { insertRecords } from './store.ts';
 

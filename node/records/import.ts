@@ -1,6 +1,7 @@
 import type { Database } from '../storage/database.ts';
 import type { Actor, RawRecordInput, RecordFields, ValidateOptions } from './model.ts';
-import { RecordValidationError, validateRecordInput } from './model.ts';
+import { validateRecordInput } from './model.ts';
+import { ValidationError } from '../errors.ts';
 import { insertRecords } from './store.ts';
 
 /** One problem of one import row; `row` counts from 1 (data rows, not counting a CSV header). */
@@ -30,7 +31,7 @@ export function validateRow(raw: RawRecordInput, row: number, errors: ImportRowE
   try {
     return validateRecordInput(raw, opts);
   } catch (err) {
-    if (!(err instanceof RecordValidationError)) throw err;
+    if (!(err instanceof ValidationError)) throw err;
     for (const p of err.problems) errors.push({ row, ...p });
     return undefined;
   }

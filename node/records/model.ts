@@ -1,10 +1,6 @@
-import { AllianceError } from '../errors.ts';
-import { normalize, NormalizeError } from '../indicators/normalize/index.ts';
-import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS, type Category, type IdentifierType, type RecordStatus, type SubjectKind } from './vocabulary.ts';
-
-// The vocabulary lives apart so that code needing only the names (CLI usage texts, option checks)
-// does not load the normalisers behind validation; it stays importable from here.
-export { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS, type Category, type IdentifierType, type RecordStatus, type SubjectKind };
+import { AllianceError, ValidationError, type FieldProblem } from '../errors.ts';
+import { normalize, NormalizeError } from '../identifiers/normalize.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, SUBJECT_KINDS, type Category, type IdentifierType, type RecordStatus, type SubjectKind } from '../identifiers/vocabulary.ts';
 
 /** Limits on one record; an import row or API input beyond them is refused, never truncated. */
 export const RECORD_LIMITS = {
@@ -70,29 +66,9 @@ export class RecordError extends AllianceError {
   }
 }
 
-/**
- * One problem with one input field; `field` is a path such as `identifiers[2].value`. For an
- * identifier that cannot be normalised, `reason` is the normaliser's stable code (e.g. `phone.too_short`).
- */
-export interface FieldProblem {
-  field: string;
-  message: string;
-  reason?: string;
-}
-
 export interface ValidateOptions {
   /** Region for identifiers when the input gives none: the record's stored one, else the node's. */
   defaultRegion?: string | undefined;
-}
-
-export class RecordValidationError extends RecordError {
-  readonly problems: FieldProblem[];
-  constructor(problems: FieldProblem[]) {
-    const first = problems[0]!;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    super('BAD_USER_INPUT', `${first.field}: ${first.message}${more}`, { problems });
-    this.problems = problems;
-  }
 }
 
 /** Input as it arrives from GraphQL, JSON Lines or CSV: anything may be missing or of the wrong type. */
@@ -102,7 +78,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export function assertRecordId(id: unknown, field = 'id'): string {
   if (typeof id !== 'string' || !UUID_RE.test(id)) {
-    throw new RecordValidationError([{ field, message: 'is not a record id (a UUID)' }]);
+    throw new ValidationError([{ field, message: 'is not a record id (a UUID)' }]);
   }
   return id.toLowerCase();
 }
@@ -152,7 +128,7 @@ class Checker {
 export function validateRecordInput(input: RawRecordInput, opts: ValidateOptions = {}): RecordFields {
   const c = new Checker();
   const fields = checkFields(c, input, false, opts);
-  if (c.problems.length) throw new RecordValidationError(c.problems);
+  if (c.problems.length) throw new ValidationError(c.problems);
   return fields as RecordFields;
 }
 
@@ -160,8 +136,8 @@ export function validateRecordInput(input: RawRecordInput, opts: ValidateOptions
 export function validateRecordPatch(input: RawRecordInput, opts: ValidateOptions = {}): Partial<RecordFields> {
   const c = new Checker();
   const fields = checkFields(c, input, true, opts);
-  if (c.problems.length) throw new RecordValidationError(c.problems);
-  if (Object.keys(fields).length === 0) throw new RecordValidationError([{ field: 'input', message: 'changes nothing: give at least one field' }]);
+  if (c.problems.length) throw new ValidationError(c.problems);
+  if (Object.keys(fields).length === 0) throw new ValidationError([{ field: 'input', message: 'changes nothing: give at least one field' }]);
   return fields;
 }
 

@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
-import type { Actor, Category, RecordFields, RecordStatus, StoredRecord, SubjectKind } from './model.ts';
-import { RECORD_LIMITS, RecordError, RecordValidationError, STATUSES } from './model.ts';
+import type { Actor, RecordFields, StoredRecord } from './model.ts';
+import type { Category, RecordStatus, SubjectKind } from '../identifiers/vocabulary.ts';
+import { RECORD_LIMITS, RecordError } from './model.ts';
+import { ValidationError } from '../errors.ts';
+import { STATUSES } from '../identifiers/vocabulary.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
 const SELECT_RECORD = `
@@ -191,7 +194,7 @@ export class RecordStore {
         if (key === 'identifiers' || value === undefined) continue;
         // Column names come from this fixed map only, never from the patch's keys.
         const column = PATCH_COLUMNS[key];
-        if (!column) throw new RecordValidationError([{ field: key, message: 'is not a record field' }]);
+        if (!column) throw new ValidationError([{ field: key, message: 'is not a record field' }]);
         params.push(value);
         sets.push(`${column} = $${params.length}`);
       }
@@ -216,7 +219,7 @@ export class RecordStore {
   }
 
   async setStatus(id: string, status: RecordStatus, reason: string | null, actor: Actor): Promise<StoredRecord> {
-    if (!STATUSES.includes(status)) throw new RecordValidationError([{ field: 'status', message: `must be one of ${STATUSES.join(', ')}` }]);
+    if (!STATUSES.includes(status)) throw new ValidationError([{ field: 'status', message: `must be one of ${STATUSES.join(', ')}` }]);
     checkReason(reason);
     return this.#db.transaction(async (tx) => {
       await this.#lockForChange(tx, id, null);
@@ -237,7 +240,7 @@ export class RecordStore {
 
   async list(filter: RecordFilter, first: number, after: string | null | undefined): Promise<RecordPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-      throw new RecordValidationError([{ field: 'first', message: `must be from 0 to ${MAX_PAGE_SIZE}` }]);
+      throw new ValidationError([{ field: 'first', message: `must be from 0 to ${MAX_PAGE_SIZE}` }]);
     }
     const { where, params } = filterSql(filter);
     // An empty string is not a cursor either: refuse it rather than silently start from the beginning.
@@ -292,7 +295,7 @@ export class RecordStore {
 
 function checkReason(reason: string | null): void {
   if (reason != null && reason.length > RECORD_LIMITS.reason) {
-    throw new RecordValidationError([{ field: 'reason', message: `is ${reason.length} characters long; the limit is ${RECORD_LIMITS.reason}` }]);
+    throw new ValidationError([{ field: 'reason', message: `is ${reason.length} characters long; the limit is ${RECORD_LIMITS.reason}` }]);
   }
 }
 
@@ -312,7 +315,7 @@ function filterSql(filter: RecordFilter): { where: string[]; params: unknown[] }
     where.push(`r.categories && $${params.length}::text[]`);
   }
   if (filter.text != null && filter.text.trim() !== '') {
-    if (filter.text.length > 200) throw new RecordValidationError([{ field: 'filter.text', message: 'is longer than 200 characters' }]);
+    if (filter.text.length > 200) throw new ValidationError([{ field: 'filter.text', message: 'is longer than 200 characters' }]);
     // Escape LIKE wildcards so the text is matched literally.
     params.push(`%${filter.text.trim().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
     const p = `$${params.length}`;
@@ -320,7 +323,7 @@ function filterSql(filter: RecordFilter): { where: string[]; params: unknown[] }
   }
   if (filter.updatedSince != null) {
     const t = Date.parse(filter.updatedSince);
-    if (Number.isNaN(t)) throw new RecordValidationError([{ field: 'filter.updatedSince', message: 'is not an ISO 8601 date-time' }]);
+    if (Number.isNaN(t)) throw new ValidationError([{ field: 'filter.updatedSince', message: 'is not an ISO 8601 date-time' }]);
     params.push(new Date(t).toISOString());
     where.push(`r.updated_at >= $${params.length}::timestamptz`);
   }

@@ -104,9 +104,10 @@ async function main(): Promise<void> {
   const { createBenchDatabase } = await import('./lib/database.ts');
   const { foundBenchAlliance } = await import('./lib/alliance.ts');
   const { BenchBatchSigner, benchIndicator, ITEMS_PER_BATCH } = await import('./lib/indicators.ts');
-  const { freePort } = await import('../../test/helpers/net.ts');
+  const { freePort } = await import('../lib/net.ts');
   const { BatchStore, lockOrigins } = await import('../../node/indicators/batch-store.ts');
-  const { batchHash, toBatchTime } = await import('../../node/indicators/batch.ts');
+  const { batchHash } = await import('../../node/indicators/batch.ts');
+  const { toWireTime } = await import('../../node/encoding/time.ts');
   const { Matcher } = await import('../../node/matching/matcher.ts');
   const { migrate } = await import('../../node/storage/migrate.ts');
   const { openPg } = await import('../../node/storage/pg.ts');
@@ -136,8 +137,8 @@ async function main(): Promise<void> {
   try {
     progress(`signing ${batches} batches of ${ITEMS_PER_BATCH} indicators ...`);
     const signer = new BenchBatchSigner(origin);
-    const createdAt = toBatchTime(new Date());
-    const at = { firstSeen: createdAt.slice(0, 10), expiresAt: toBatchTime(new Date(Date.now() + 365 * 86_400_000)) };
+    const createdAt = toWireTime(new Date());
+    const at = { firstSeen: createdAt.slice(0, 10), expiresAt: toWireTime(new Date(Date.now() + 365 * 86_400_000)) };
     const chain: Array<{ jws: string; hash: string; seq: number }> = [];
     let prev: string | null = null;
     for (let seq = 1; seq <= batches; seq++) {

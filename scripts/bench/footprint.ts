@@ -31,7 +31,7 @@ import { createBenchDatabase, tableBytes, type BenchDatabase } from './lib/datab
 import { ITEMS_PER_BATCH, loadIndicators } from './lib/indicators.ts';
 import { runLoad } from './lib/load.ts';
 import { graphqlLookupBody, lookupInputs } from './lib/lookup-requests.ts';
-import { freePort } from '../../test/helpers/net.ts';
+import { freePort } from '../lib/net.ts';
 import { startNodeProcess, type MemoryStatus, type NodeProcess } from './lib/node-process.ts';
 import { emit, figure, type Figure } from './report.ts';
 

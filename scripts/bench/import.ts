@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { mod97 } from '../../node/indicators/normalize/checksums.ts';
+import { mod97 } from '../../node/identifiers/checksums.ts';
 import { importFile } from '../../node/records/import-file.ts';
 import { validateRecordInput, type RecordFields } from '../../node/records/model.ts';
 import type { Database } from '../../node/storage/database.ts';

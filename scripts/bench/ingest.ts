@@ -26,7 +26,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { BatchStore } from '../../node/indicators/batch-store.ts';
-import { batchHash, toBatchTime, type Batch } from '../../node/indicators/batch.ts';
+import { batchHash, type Batch } from '../../node/indicators/batch.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
 import { Matcher } from '../../node/matching/matcher.ts';
 import type { Database } from '../../node/storage/database.ts';
@@ -55,7 +56,7 @@ const TOTAL = Math.floor(N / ITEMS_PER_BATCH) * ITEMS_PER_BATCH;
 const TYPES = ['phone', 'email', 'payment_account'] as const;
 
 function peerIndicators(count: number): Indicator[] {
-  const expiresAt = toBatchTime(new Date(Date.now() + 365 * 86_400_000));
+  const expiresAt = toWireTime(new Date(Date.now() + 365 * 86_400_000));
   return Array.from({ length: count }, (_, i) => ({
     type: TYPES[i % 3]!,
     digest: randomBytes(32).toString('base64url'),
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     const signer = new BenchBatchSigner(alliance.member(PEER));
     const jws: string[] = [];
     let prev: string | null = null;
-    const createdAt = toBatchTime(new Date());
+    const createdAt = toWireTime(new Date());
     for (let seq = 1; seq * ITEMS_PER_BATCH <= TOTAL; seq++) {
       const batch: Omit<Batch, 'kid'> = { v: 1, alliance: alliance.id, origin: PEER, epoch: alliance.epoch, seq, prev, createdAt, items: items.slice((seq - 1) * ITEMS_PER_BATCH, seq * ITEMS_PER_BATCH) };
       const signed = await signer.sign(batch);

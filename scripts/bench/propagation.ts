@@ -26,6 +26,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -170,13 +171,15 @@ async function main(): Promise<void> {
   const IDS_PER_RECORD = 4;
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
-  const { TestAlliance } = await import('../../test/helpers/alliance.ts');
+  const { foundBenchAlliance } = await import('./lib/alliance.ts');
+  const { freePort } = await import('../lib/net.ts');
   const { DEFAULTS } = await import('../../node/config.ts');
 
   log(`founding an alliance of ${NODES} members ...`);
   const ids = Array.from({ length: NODES }, (_, i) => `m${String(i).padStart(2, '0')}`);
-  const alliance = await TestAlliance.found(ids);
-  const root = path.dirname(alliance.rosterFile);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alliance-propagation-'));
+  const listen = new Map(await Promise.all(ids.map(async (id) => [id, `/ip4/127.0.0.1/tcp/${await freePort()}`] as const)));
+  const alliance = await foundBenchAlliance(root, ids.map((id) => ({ id, addrs: [listen.get(id)!] })), { alliance: 'propagation-bench' });
   const nodes: RunningNode[] = [];
   const drops: Array<() => Promise<void>> = [];
   /** Arrival time of (receiver, origin, seq). */
@@ -194,7 +197,7 @@ async function main(): Promise<void> {
         const spec: NodeSpec = {
           memberId: m.id,
           dataDir: m.dataDir,
-          p2p: m.p2p,
+          p2p: listen.get(m.id)!,
           rosterFile: alliance.rosterFile,
           databaseUrl: database.url,
           // The real node's exchange timings, stated so that no test default can slip in.

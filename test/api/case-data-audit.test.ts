@@ -13,7 +13,7 @@ import { STORAGES } from '../helpers/storage.ts';
 import { LookupFixture, ref } from '../lookup/fixture.ts';
 import { WsClient, waitForSubscribers } from '../matching/ws.ts';
 import { putIndicators } from '../matching/fixture.ts';
-import { normalize } from '../../node/indicators/normalize/index.ts';
+import { normalize } from '../../node/identifiers/normalize.ts';
 
 const IMPORT = 'mutation ($records: [RecordInput!]!) { importRecords(records: $records) { imported ids skipped { row field message reason } } }';
 const READS = /* GraphQL */ `query { auditLog(first: 500, filter: { action: ["record.read"] }) { edges { node { subject role identifierCount digests hitCount details } } } }`;

@@ -3,7 +3,7 @@ import { startTestApi, type TestApi } from '../helpers/api.ts';
 import { STORAGES } from '../helpers/storage.ts';
 import { LookupFixture } from '../lookup/fixture.ts';
 import { validateRecordInput } from '../../node/records/model.ts';
-import { normalize } from '../../node/indicators/normalize/index.ts';
+import { normalize } from '../../node/identifiers/normalize.ts';
 
 const IMPORT = /* GraphQL */ `mutation ($records: [RecordInput!]!) { importRecords(records: $records) { imported ids } }`;
 const EXPORT = /* GraphQL */ `

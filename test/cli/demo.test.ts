@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql, runCli, spawnCli, tempDir, waitForExit, waitForOutput } from '../helpers/cli.ts';
-import { freePort } from '../helpers/alliance.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 import { isPortFree } from '../../node/ports.ts';
 import type { DemoSummary } from '../../node/demo/summary.ts';
 

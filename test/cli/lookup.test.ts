@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../node/config.ts';
 import { issueToken, loadOrCreateApiKey } from '../../node/api/tokens.ts';
 import { graphql, REPO_ROOT, runCli, startNodeProcess, tempDir, type StartedNode } from '../helpers/cli.ts';
-import { freePort } from '../helpers/alliance.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 import { npmEnv } from '../helpers/npm.ts';
 import { lookupCli } from '../../node/demo/summary.ts';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pgliteLockPath, tempDir, waitForExit, waitForOutput } from '../helpers/cli.ts';
-import { freePort } from '../helpers/net.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 import { isAlive, spawnNpm, until } from '../helpers/npm.ts';
 import { isPortFree } from '../../node/ports.ts';
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.ts';
-import { freePort } from '../helpers/net.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 
 /** A real listener on `host:port` for the length of `fn`. */
 async function occupied<T>(host: string, port: number, fn: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pgliteLockPath, spawnCli, tempDir, waitForExit } from '../helpers/cli.ts';
-import { freePort } from '../helpers/net.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 
 /** Resolves once `url` answers 200; rejects if `child` exits first, or after `timeoutMs`. */
 async function answering(child: ChildProcess, url: string, timeoutMs = 60_000): Promise<void> {

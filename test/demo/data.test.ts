@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SEED, demoExamples, generateDemoData, recurringCount } from '../../node/demo/data.ts';
 import { DEMO_MEMBERS } from '../../node/demo/members.ts';
-import { normalize, tryNormalize } from '../../node/indicators/normalize/index.ts';
+import { normalize, tryNormalize } from '../../node/identifiers/normalize.ts';
 import { validateRecordInput } from '../../node/records/model.ts';
 
 const canonical = (type: Parameters<typeof normalize>[0], value: string, region = 'US') => normalize(type, value, { region });

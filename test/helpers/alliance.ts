@@ -13,7 +13,7 @@ import { startNode, type RunningNode } from '../../node/node.ts';
 import { createLogger, type Logger } from '../../node/log.ts';
 import { initMemberIdentity } from '../../node/membership/keys.ts';
 import { issueToken, loadOrCreateApiKey } from '../../node/api/tokens.ts';
-import { toBatchTime } from '../../node/indicators/batch-encoding.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import {
   applyEntry,
   createGenesis,
@@ -27,9 +27,8 @@ import type { MembershipRequest } from '../../node/membership/types.ts';
 import { newTestAdmin, epochBody, type TestAdmin } from './roster.ts';
 import { createPgDatabase, pgliteTemplate, type StorageKind } from './storage.ts';
 import { gqlAt, type GqlResponse } from './api.ts';
-import { freePort } from './net.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 
-export { freePort } from './net.ts';
 
 export interface AllianceMember {
   id: string;
@@ -91,7 +90,7 @@ export class TestAlliance {
   now(): string {
     const t = Math.max(this.#founding ? this.#last : Date.now(), this.#last);
     this.#last = t;
-    return toBatchTime(new Date(t));
+    return toWireTime(new Date(t));
   }
 
   /** Signs the next entry with two admins and applies it to `state`; returns its text. */

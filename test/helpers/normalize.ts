@@ -1,5 +1,5 @@
-import type { IdentifierType } from '../../node/records/model.ts';
-import { normalize, NormalizeError } from '../../node/indicators/normalize/index.ts';
+import type { IdentifierType } from '../../node/identifiers/vocabulary.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
 
 /** The reason code a value is refused with, or undefined if it normalises. Other errors are rethrown. */
 export function refusal(type: IdentifierType, value: string, region?: string): string | undefined {

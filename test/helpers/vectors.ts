@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IdentifierType } from '../../node/records/model.ts';
+import type { IdentifierType } from '../../node/identifiers/vocabulary.ts';
 
 /**
  * The published identifier test vectors (test/vectors/identifiers.json), keyed by type:

@@ -2,22 +2,10 @@ import { createHmac, generateKeyPairSync, randomBytes, sign, type KeyObject } fr
 import { CompactSign, generateKeyPair } from 'jose';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BATCH_LIMITS,
-  BatchError,
-  batchHash,
-  canonicalCategories,
-  encodeBatch,
-  signBatch,
-  toBatchTime,
-  validateBatch,
-  verifyBatch,
-  type Batch,
-  type BatchErrorReason,
-  type VerifyBatchOptions,
-} from '../../node/indicators/batch.ts';
+import { BATCH_LIMITS, BatchError, batchHash, canonicalCategories, encodeBatch, signBatch, validateBatch, verifyBatch, type Batch, type BatchErrorReason, type VerifyBatchOptions } from '../../node/indicators/batch.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
-import { CATEGORIES, IDENTIFIER_TYPES, STATUSES } from '../../node/records/model.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES } from '../../node/identifiers/vocabulary.ts';
 
 const ALLIANCE = 'test-alliance';
 const ORIGIN = 'member-a';
@@ -178,7 +166,7 @@ describe('canonical encoding', () => {
 
   it('helpers give the canonical forms', () => {
     expect(canonicalCategories(['TRADEMARK', 'COUNTERFEIT', 'TRADEMARK', 'GREY_MARKET'])).toEqual(['COUNTERFEIT', 'GREY_MARKET', 'TRADEMARK']);
-    expect(toBatchTime(new Date('2026-03-01T12:00:00.987Z'))).toBe('2026-03-01T12:00:00Z');
+    expect(toWireTime(new Date('2026-03-01T12:00:00.987Z'))).toBe('2026-03-01T12:00:00Z');
     expect(validateBatch(sample())).toEqual(sample());
   });
 });
@@ -396,7 +384,7 @@ describe('properties', () => {
     status: fc.constantFrom(...STATUSES),
     confidence: fc.integer({ min: 0, max: 100 }),
     firstSeen: day.map((d) => d.toISOString().slice(0, 10)),
-    expiresAt: day.map(toBatchTime),
+    expiresAt: day.map(toWireTime),
   });
   const id = fc.stringMatching(/^[A-Za-z0-9._:-]{1,40}$/);
   const batchArb: fc.Arbitrary<Batch> = fc
@@ -406,7 +394,7 @@ describe('properties', () => {
       epoch: fc.nat(),
       seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
       prevHash: b64bytes(32),
-      createdAt: day.map(toBatchTime),
+      createdAt: day.map(toWireTime),
       items: fc.uniqueArray(itemArb, { maxLength: 20, selector: (i) => `${i.type} ${i.digest} ${i.ref}` }),
     })
     .map(({ prevHash, ...b }) => ({ v: 1 as const, kid: KID, ...b, prev: b.seq === 1 ? null : prevHash }));

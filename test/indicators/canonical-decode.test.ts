@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalPayload, decodeCanonicalPayload, type Batch } from '../../node/indicators/batch-encoding.ts';
-import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, type Category } from '../../node/records/model.ts';
+import { CATEGORIES, IDENTIFIER_TYPES, STATUSES, type Category } from '../../node/identifiers/vocabulary.ts';
 
 const b64 = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((u) => Buffer.from(u).toString('base64url'));
 const day = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true });

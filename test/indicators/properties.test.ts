@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IDENTIFIER_TYPES } from '../../node/records/model.ts';
-import { normalize, NormalizeError } from '../../node/indicators/normalize/index.ts';
+import { IDENTIFIER_TYPES } from '../../node/identifiers/vocabulary.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
 import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
 import { loadVectors } from '../helpers/vectors.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IDENTIFIER_TYPES } from '../../node/records/model.ts';
+import { IDENTIFIER_TYPES } from '../../node/identifiers/vocabulary.ts';
 import { loadVectors } from '../helpers/vectors.ts';
-import { normalize, NormalizeError } from '../../node/indicators/normalize/index.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
 
 const vectors = loadVectors();
 

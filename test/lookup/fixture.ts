@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { BatchStore } from '../../node/indicators/batch-store.ts';
-import { signBatch, type Ed25519Key } from '../../node/indicators/batch.ts';
-import { toBatchTime } from '../../node/indicators/batch-encoding.ts';
+import { signBatch } from '../../node/indicators/batch.ts';
+import { type Ed25519Key } from '../../node/encoding/ed25519.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import { deriveDigest, epochKey, type EpochKey } from '../../node/indicators/derive.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
 import { initMemberIdentity, loadMemberIdentity } from '../../node/membership/keys.ts';
@@ -18,7 +19,7 @@ import { newEpochKey, wrapEpochKey } from '../../node/membership/epoch-keys.ts';
 import { applyEntry, type RosterState } from '../../node/membership/roster-state.ts';
 import type { EntryProposal } from '../../node/membership/roster.ts';
 import type { MemberKind, MembershipRequest } from '../../node/membership/types.ts';
-import type { IdentifierType } from '../../node/records/model.ts';
+import type { IdentifierType } from '../../node/identifiers/vocabulary.ts';
 import type { LookupSources } from '../../node/lookup/lookup.ts';
 import type { Database } from '../../node/storage/database.ts';
 import { genesisText, newTestAdmin, nextText, type TestAdmin } from '../helpers/roster.ts';
@@ -86,7 +87,7 @@ export class LookupFixture {
   /** Applies the next roster entry, dated `at` (default a minute after the previous one). */
   async next(p: Omit<EntryProposal, 'createdAt'>, at?: Date): Promise<void> {
     this.#last = Math.max(this.#last + 60_000, at?.getTime() ?? 0);
-    const createdAt = toBatchTime(new Date(this.#last));
+    const createdAt = toWireTime(new Date(this.#last));
     this.state = await applyEntry(this.state, await nextText(this.state, { ...p, createdAt } as EntryProposal, [this.admin]));
   }
 
@@ -138,7 +139,7 @@ export class LookupFixture {
       status: 'CONFIRMED',
       confidence: 80,
       firstSeen: '2026-10-01',
-      expiresAt: toBatchTime(new Date(this.now().getTime() + 300 * DAY)),
+      expiresAt: toWireTime(new Date(this.now().getTime() + 300 * DAY)),
       ...rest,
     };
   }
@@ -150,7 +151,7 @@ export class LookupFixture {
   async publish(db: Database, member: FixtureMember, items: Indicator[], opts: { epoch?: number; createdAt?: Date } = {}): Promise<string> {
     const store = this.store(db);
     const head = await store.head(member.id);
-    const createdAt = toBatchTime(opts.createdAt ?? new Date(this.now().getTime() - 60_000));
+    const createdAt = toWireTime(opts.createdAt ?? new Date(this.now().getTime() - 60_000));
     const batch = { v: 1 as const, alliance: this.alliance, origin: member.id, epoch: opts.epoch ?? this.state.epoch, seq: (head?.seq ?? 0) + 1, prev: head?.hash ?? null, createdAt, items };
     const jws = await signBatch(batch, { privateKey: member.privateKey, kid: member.kid });
     const outcome = await store.ingest(jws);

@@ -26,7 +26,8 @@ import {
   type HeadsResponse,
 } from '../../node/p2p/protocols.ts';
 import { Deadline, encodeFrame, encodeVarint, FramedStream } from '../../node/p2p/wire.ts';
-import { batchHash, signBatch, toBatchTime, type UnsignedBatch } from '../../node/indicators/batch.ts';
+import { batchHash, signBatch, type UnsignedBatch } from '../../node/indicators/batch.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
 import { loadMemberIdentity, type MemberIdentity } from '../../node/membership/keys.ts';
 import { createPgDatabase, type StorageKind } from '../helpers/storage.ts';
@@ -50,7 +51,7 @@ function item(): Indicator {
     status: 'CONFIRMED',
     confidence: 80,
     firstSeen: new Date(now).toISOString().slice(0, 10),
-    expiresAt: toBatchTime(new Date(now + 30 * 86_400_000)),
+    expiresAt: toWireTime(new Date(now + 30 * 86_400_000)),
   };
 }
 
@@ -78,7 +79,7 @@ class Chain {
       epoch: this.alliance.state.epoch,
       seq,
       prev: seq === 1 ? null : batchHash(this.batches.at(-1)!),
-      createdAt: toBatchTime(new Date()),
+      createdAt: toWireTime(new Date()),
       items: [item()],
       ...fields,
     });
@@ -110,7 +111,7 @@ async function versionTwo(alliance: TestAlliance, identity: MemberIdentity): Pro
   const kid = identity.signingKey.kid;
   const i = item();
   const payload =
-    `{"alliance":"${alliance.id}","createdAt":"${toBatchTime(new Date())}","epoch":${alliance.state.epoch},"items":[` +
+    `{"alliance":"${alliance.id}","createdAt":"${toWireTime(new Date())}","epoch":${alliance.state.epoch},"items":[` +
     `{"categories":["COUNTERFEIT"],"confidence":${i.confidence},"digest":"${i.digest}","expiresAt":"${i.expiresAt}","firstSeen":"${i.firstSeen}","op":"add","ref":"${i.ref}","status":"CONFIRMED","type":"email"}` +
     `],"kid":"${kid}","origin":"${identity.profile.id}","prev":null,"seq":1,"v":2}`;
   return new CompactSign(enc(payload)).setProtectedHeader({ alg: 'EdDSA', kid, typ: 'alliance-batch+jws' }).sign(identity.signingKey.privateKey);

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { createHost, type Host } from '../../node/p2p/host.ts';
 import { batchesTopic, registerExchangeProtocols, rosterTopic, type ExchangeSource, type HeadsResponse } from '../../node/p2p/protocols.ts';
-import { batchHash, signBatch, toBatchTime, type UnsignedBatch } from '../../node/indicators/batch.ts';
+import { batchHash, signBatch, type UnsignedBatch } from '../../node/indicators/batch.ts';
+import { toWireTime } from '../../node/encoding/time.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
 import { loadMemberIdentity, type MemberIdentity } from '../../node/membership/keys.ts';
 import { eventually, type TestAlliance, type TestNode } from '../helpers/alliance.ts';
@@ -26,7 +27,7 @@ export function item(): Indicator {
     status: 'CONFIRMED',
     confidence: 80,
     firstSeen: new Date(now).toISOString().slice(0, 10),
-    expiresAt: toBatchTime(new Date(now + 30 * 86_400_000)),
+    expiresAt: toWireTime(new Date(now + 30 * 86_400_000)),
   };
 }
 
@@ -74,7 +75,7 @@ export class Chain {
       epoch: this.#alliance.state.epoch,
       seq,
       prev: seq === 1 ? null : batchHash(after ?? this.batches[seq - 2]!),
-      createdAt: toBatchTime(new Date()),
+      createdAt: toWireTime(new Date()),
       items: [item()],
     };
     return signBatch(batch, { privateKey: this.identity.signingKey.privateKey, kid: this.identity.signingKey.kid });

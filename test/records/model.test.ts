@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assertRecordId,
-  RECORD_LIMITS,
-  RecordError,
-  RecordValidationError,
-  validateRecordInput,
-  validateRecordPatch,
-  type FieldProblem,
-  type RawRecordInput,
-} from '../../node/records/model.ts';
+import { assertRecordId, RECORD_LIMITS, validateRecordInput, validateRecordPatch, type RawRecordInput } from '../../node/records/model.ts';
+import { AllianceError, ValidationError, type FieldProblem } from '../../node/errors.ts';
 
 const VALID = { kind: 'SHOP', name: 'Synthetic Shop' } as const;
 
@@ -17,12 +9,12 @@ function problemsOf(fn: () => unknown): FieldProblem[] {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(RecordValidationError);
-    expect(err).toBeInstanceOf(RecordError);
-    expect((err as RecordValidationError).code).toBe('BAD_USER_INPUT');
-    return (err as RecordValidationError).problems;
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err).toBeInstanceOf(AllianceError);
+    expect((err as ValidationError).code).toBe('BAD_USER_INPUT');
+    return (err as ValidationError).problems;
   }
-  throw new Error('expected a RecordValidationError, got none');
+  throw new Error('expected a ValidationError, got none');
 }
 const inputProblems = (input: unknown) => problemsOf(() => validateRecordInput(input as RawRecordInput));
 const patchProblems = (input: unknown) => problemsOf(() => validateRecordPatch(input as RawRecordInput));
@@ -234,8 +226,8 @@ describe('validateRecordInput', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(RecordValidationError);
-    const e = err as RecordValidationError;
+    expect(err).toBeInstanceOf(ValidationError);
+    const e = err as ValidationError;
     expect(fieldsOf(e.problems).sort()).toEqual(['categories[0]', 'confidence', 'extra', 'identifiers[1].type', 'identifiers[1].value', 'kind', 'name'].sort());
     expect(e.details).toEqual({ problems: e.problems });
     expect(e.message).toMatch(/^\S+: .* \(and 6 more\)$/);

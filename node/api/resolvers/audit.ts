@@ -1,7 +1,8 @@
 import { connection } from './common.ts';
 import type { ApiContext } from '../context.ts';
-import { RecordValidationError, type IdentifierType } from '../../records/model.ts';
-import { tryNormalize } from '../../indicators/normalize/index.ts';
+import { ValidationError } from '../../errors.ts';
+import { type IdentifierType } from '../../identifiers/vocabulary.ts';
+import { tryNormalize } from '../../identifiers/normalize.ts';
 import type { AuditEntry, AuditFilter, AuditLog } from '../../audit/audit-log.ts';
 import type { LookupService } from '../../lookup/lookup.ts';
 import { regionArg } from './lookup.ts';
@@ -32,7 +33,7 @@ export function auditResolvers(audit: AuditLog, lookup: LookupService, defaultRe
           if (f.identifier != null) {
             const type = f.identifier.type.toLowerCase() as IdentifierType;
             const r = tryNormalize(type, f.identifier.value, { region: regionArg(f.region, defaultRegion, 'filter.region') });
-            if (!('canonical' in r)) throw new RecordValidationError([{ field: 'filter.identifier.value', message: r.error, reason: r.reason }]);
+            if (!('canonical' in r)) throw new ValidationError([{ field: 'filter.identifier.value', message: r.error, reason: r.reason }]);
             const mine = lookup.digestsOf(type, r.canonical);
             digests.push(...mine);
             // Asking who looked an identifier up is itself a question about that identifier.

@@ -1,6 +1,6 @@
-import { normalizeMany } from '../../indicators/normalize/many.ts';
-import type { IdentifierType } from '../../records/model.ts';
-import { RecordValidationError } from '../../records/model.ts';
+import { normalizeMany } from '../../identifiers/many.ts';
+import type { IdentifierType } from '../../identifiers/vocabulary.ts';
+import { ValidationError } from '../../errors.ts';
 import { RateLimitError, type RateLimiter } from '../../lookup/rate-limit.ts';
 import type { Config } from '../../config.ts';
 import type { ApiContext } from '../context.ts';
@@ -21,11 +21,11 @@ export function indicatorResolvers(config: Pick<Config, 'defaultRegion'>, limite
         const n = args.identifiers.length;
         const max = Math.min(MAX_NORMALIZE, limiter.burst);
         if (n > max) {
-          throw new RecordValidationError([{ field: 'identifiers', message: `has ${n} entries; the limit per call is ${max}` }]);
+          throw new ValidationError([{ field: 'identifiers', message: `has ${n} entries; the limit per call is ${max}` }]);
         }
         const region = args.region ?? config.defaultRegion;
         if (region != null && !/^[A-Za-z]{2}$/.test(region)) {
-          throw new RecordValidationError([{ field: 'region', message: `must be a two-letter country code such as CN (got ${JSON.stringify(region)})` }]);
+          throw new ValidationError([{ field: 'region', message: `must be a two-letter country code such as CN (got ${JSON.stringify(region)})` }]);
         }
         const wait = limiter.take(quotaKey(ctx), n);
         if (wait > 0) throw new RateLimitError(wait, `normalize quota spent: ${n} identifier(s) can be normalised again in ${wait} s`);

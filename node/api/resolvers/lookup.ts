@@ -1,6 +1,7 @@
 import type { ApiContext } from '../context.ts';
 import type { ApiMetrics } from '../metrics.ts';
-import { RecordValidationError, type IdentifierType } from '../../records/model.ts';
+import { ValidationError } from '../../errors.ts';
+import { type IdentifierType } from '../../identifiers/vocabulary.ts';
 import { MAX_LOOKUP_IDENTIFIERS, type LookupItem, type LookupOutcome, type LookupService } from '../../lookup/lookup.ts';
 import { RateLimitError, type RateLimiter } from '../../lookup/rate-limit.ts';
 
@@ -15,7 +16,7 @@ export interface LookupResolverDeps {
 export function regionArg(region: string | null | undefined, defaultRegion: string | undefined, field = 'region'): string | undefined {
   const r = region ?? defaultRegion;
   if (r != null && !/^[A-Za-z]{2}$/.test(r)) {
-    throw new RecordValidationError([{ field, message: `must be a two-letter country code such as CN (got ${JSON.stringify(r)})` }]);
+    throw new ValidationError([{ field, message: `must be a two-letter country code such as CN (got ${JSON.stringify(r)})` }]);
   }
   return r?.toUpperCase();
 }
@@ -40,11 +41,11 @@ export function lookupResolvers(deps: LookupResolverDeps) {
     Query: {
       async lookup(_: unknown, args: { identifiers: Array<{ type: string; value: string }>; region?: string | null }, ctx: ApiContext) {
         const n = args.identifiers.length;
-        if (n === 0) throw new RecordValidationError([{ field: 'identifiers', message: 'lists no identifier' }]);
+        if (n === 0) throw new ValidationError([{ field: 'identifiers', message: 'lists no identifier' }]);
         const max = Math.min(MAX_LOOKUP_IDENTIFIERS, limiter.burst);
         if (n > max) {
           const why = max < MAX_LOOKUP_IDENTIFIERS ? "this node's lookup burst (ALLIANCE_LOOKUP_BURST)" : 'split the list into several calls';
-          throw new RecordValidationError([{ field: 'identifiers', message: `has ${n} entries; the limit per call is ${max} (${why})` }]);
+          throw new ValidationError([{ field: 'identifiers', message: `has ${n} entries; the limit per call is ${max} (${why})` }]);
         }
         const region = regionArg(args.region, deps.defaultRegion);
         // Charged before any work, per identifier (valid or not): the quota bounds how many guesses

@@ -1,29 +1,7 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import type { BatchAlarm } from '../../indicators/batch-store.ts';
-import { MAX_WIRE_INTEGER } from '../../p2p/wire.ts';
-
-/** What `network` shows (schema/network.graphql): peers and per-origin heads, never payloads. */
-export interface NetworkPeerStatus {
-  memberId: string;
-  peerId: string;
-  connected: boolean;
-  lastSeen: Date | null;
-  addrs: string[];
-}
-
-export interface OriginHeadStatus {
-  origin: string;
-  seq: number;
-  localSeq: number;
-  lag: number;
-}
-
-export interface NetworkStatus {
-  peerId: string | null;
-  listenAddrs: string[];
-  peers: NetworkPeerStatus[];
-  heads: OriginHeadStatus[];
-}
+import { MAX_WIRE_INTEGER } from '../../encoding/integers.ts';
+import type { NetworkStatus } from '../../p2p/status.ts';
 
 /** The node's network, as the API reads it; a node without one answers an empty status. */
 export interface NetworkSource {

@@ -1,6 +1,7 @@
 import { connection } from './common.ts';
 import type { Actor, RawRecordInput, StoredRecord } from '../../records/model.ts';
-import { assertRecordId, RecordError, RecordValidationError, validateRecordInput, validateRecordPatch } from '../../records/model.ts';
+import { assertRecordId, RecordError, validateRecordInput, validateRecordPatch } from '../../records/model.ts';
+import { ValidationError } from '../../errors.ts';
 import { importRecords } from '../../records/import.ts';
 import { RecordStore, type RecordFilter } from '../../records/store.ts';
 import type { Config } from '../../config.ts';
@@ -59,9 +60,9 @@ export function recordResolvers(store: RecordStore, config: Pick<Config, 'limits
         return { id };
       },
       async importRecords(_: unknown, args: { records: RawRecordInput[]; onInvalid?: 'REJECT' | 'SKIP' | null }, ctx: ApiContext) {
-        if (args.records.length === 0) throw new RecordValidationError([{ field: 'records', message: 'is empty' }]);
+        if (args.records.length === 0) throw new ValidationError([{ field: 'records', message: 'is empty' }]);
         if (args.records.length > limits.importRecords) {
-          throw new RecordValidationError([
+          throw new ValidationError([
             { field: 'records', message: `has ${args.records.length} records; the limit per call is ${limits.importRecords} (use alliance import for files)` },
           ]);
         }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from '../options.ts';
 
 export const exportCommand: Command = {

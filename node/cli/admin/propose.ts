@@ -1,4 +1,4 @@
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import type { ProposalError } from '../../membership/proposal-build.ts';
 import type { ChainHead, EntryProposal, EntryType, RosterEntry, RosterState } from '../../membership/roster.ts';

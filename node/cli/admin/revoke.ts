@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 
 export const revokeCommand: Command = {

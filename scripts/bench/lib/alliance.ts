@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { epochKey, type EpochKey } from '../../../node/indicators/derive.ts';
-import { toBatchTime } from '../../../node/indicators/batch-encoding.ts';
+import { toWireTime } from '../../../node/encoding/time.ts';
 import { newEpochKey, wrapEpochKey } from '../../../node/membership/epoch-keys.ts';
 import { generateAdminKey, initMemberIdentity, loadAdminKey, loadMemberIdentity, type MemberIdentity } from '../../../node/membership/keys.ts';
 import { applyEntry, createGenesis, proposeEntry, serializeSignedEntry, signEntry, type EntryProposal, type RosterState } from '../../../node/membership/roster.ts';
@@ -50,7 +50,7 @@ export async function foundBenchAlliance(dir: string, members: BenchMemberSpec[]
   const admin = await loadAdminKey(adminFile);
   const signers = [{ privateKey: admin.privateKey, kid: admin.kid }];
   // Entries dated an hour back, so members' keys are valid well before any batch the bench signs.
-  const at = toBatchTime(new Date(Date.now() - 3_600_000));
+  const at = toWireTime(new Date(Date.now() - 3_600_000));
   const entries: string[] = [];
   let state: RosterState | null = null;
   const append = async (text: string) => {

@@ -12,9 +12,9 @@
  */
 import Fastify from 'fastify';
 import { deriveDigest, epochKey } from '../../../node/indicators/derive.ts';
-import { tryNormalize } from '../../../node/indicators/normalize/index.ts';
+import { tryNormalize } from '../../../node/identifiers/normalize.ts';
 import { LOOKUP_STATEMENT } from '../../../node/lookup/lookup.ts';
-import type { IdentifierType } from '../../../node/records/model.ts';
+import type { IdentifierType } from '../../../node/identifiers/vocabulary.ts';
 import { openPg } from '../../../node/storage/pg.ts';
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;

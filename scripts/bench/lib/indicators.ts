@@ -26,11 +26,12 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { BatchStore } from '../../../node/indicators/batch-store.ts';
 import { BATCH_JWS_ALG, BATCH_JWS_TYP, batchHash, signBatch } from '../../../node/indicators/batch.ts';
-import { canonicalCategories, canonicalPayload, toBatchTime, type Batch } from '../../../node/indicators/batch-encoding.ts';
+import { canonicalCategories, canonicalPayload, type Batch } from '../../../node/indicators/batch-encoding.ts';
+import { toWireTime } from '../../../node/encoding/time.ts';
 import { deriveDigest, type EpochKey } from '../../../node/indicators/derive.ts';
 import type { Indicator } from '../../../node/indicators/indicator.ts';
-import { normalize } from '../../../node/indicators/normalize/index.ts';
-import type { Category, IdentifierType, RecordStatus } from '../../../node/records/model.ts';
+import { normalize } from '../../../node/identifiers/normalize.ts';
+import type { Category, IdentifierType, RecordStatus } from '../../../node/identifiers/vocabulary.ts';
 import { openPg } from '../../../node/storage/pg.ts';
 import type { BenchAlliance, BenchMember } from './alliance.ts';
 
@@ -274,9 +275,9 @@ export async function loadIndicators(opts: LoadOptions): Promise<LoadedIndicator
   const identifierOf = (o: number, j: number) => (o === 0 || (j % 10 === 0 && j < perOrigin[0]!) ? j : perOrigin[0]! + (o - 1) * base + j);
   checkBenchIdentifiers(total * 2);
 
-  const createdAt = toBatchTime(opts.createdAt ?? new Date(Date.now() - 600_000));
+  const createdAt = toWireTime(opts.createdAt ?? new Date(Date.now() - 600_000));
   const day = createdAt.slice(0, 10);
-  const at = { firstSeen: day, expiresAt: toBatchTime(new Date(Date.parse(createdAt) + 365 * 86_400_000)) };
+  const at = { firstSeen: day, expiresAt: toWireTime(new Date(Date.parse(createdAt) + 365 * 86_400_000)) };
   const key = opts.alliance.epochKey;
 
   const makeBatch = (o: number, seq: number, prev: string | null): Omit<Batch, 'kid'> => {

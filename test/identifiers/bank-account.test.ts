@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { composeIBAN } from 'ibantools';
 import { describe, expect, it } from 'vitest';
-import { normalize } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
+import { normalize } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
 
 const norm = (v: string, region?: string): string => normalize('bank_account', v, { region });
 

@@ -1,6 +1,6 @@
 import { setImmediate as turnOfTheLoop } from 'node:timers/promises';
-import type { IdentifierType } from '../../records/vocabulary.ts';
-import { tryNormalize, type NormalizeOptions, type NormalizeResult } from './index.ts';
+import type { IdentifierType } from './vocabulary.ts';
+import { tryNormalize, type NormalizeOptions, type NormalizeResult } from './normalize.ts';
 
 /** Longest stretch, in ms, that `normalizeMany` runs before it lets the event loop turn. */
 export const NORMALIZE_SLICE_MS = 5;

@@ -4,8 +4,8 @@ import { createBase58check, bech32, bech32m } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { describe, expect, it } from 'vitest';
-import { normalize } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
+import { normalize } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
 
 const norm = (v: string): string => normalize('payment_account', v);
 

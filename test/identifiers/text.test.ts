@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
-import { fold } from '../../../node/indicators/normalize/text.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
+import { fold } from '../../node/identifiers/text.ts';
 
 function attempt(type: 'name' | 'address', v: string): string | undefined {
   try {

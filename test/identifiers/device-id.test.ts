@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
+import { normalize } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
 
 const norm = (v: string): string => normalize('device_id', v);
 

@@ -1,5 +1,5 @@
-import { AllianceError } from '../../errors.ts';
-import type { IdentifierType } from '../../records/model.ts';
+import { AllianceError } from '../errors.ts';
+import type { IdentifierType } from './vocabulary.ts';
 
 export interface NormalizeOptions {
   /**

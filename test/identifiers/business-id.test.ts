@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
 
 const norm = (v: string, region?: string): string => normalize('business_id', v, { region });
 

@@ -6,8 +6,8 @@
  * are refused in every type with `<type>.reserved_name`.
  */
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
-import type { IdentifierType } from '../../../node/records/model.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
+import type { IdentifierType } from '../../node/identifiers/vocabulary.ts';
 
 /** How each type that holds a host writes one under `host`, and the canonical form it should give. */
 const HOLDERS: Array<{ type: IdentifierType; value: (host: string) => string; canonical: (host: string) => string }> = [

@@ -1,4 +1,4 @@
-import { IDENTIFIER_TYPES, type IdentifierType } from '../../records/model.ts';
+import { IDENTIFIER_TYPES, type IdentifierType } from './vocabulary.ts';
 import { MAX_RAW_LENGTH, NormalizeError, type NormalizeOptions, type Normalizer } from './types.ts';
 import { normalizeEmail } from './email.ts';
 import { normalizePhone } from './phone.ts';

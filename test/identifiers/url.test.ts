@@ -3,15 +3,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
-import { PLATFORM_NAMES } from '../../../node/indicators/normalize/marketplaces.ts';
-import { TRACKING_PARAMS, TRACKING_PREFIXES } from '../../../node/indicators/normalize/url.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
+import { PLATFORM_NAMES } from '../../node/identifiers/marketplaces.ts';
+import { TRACKING_PARAMS, TRACKING_PREFIXES } from '../../node/identifiers/url.ts';
 
 const url = (v: string) => normalize('url', v);
 const reasonOf = (v: string): string | undefined => refusal('url', v);
 
-const doc = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../schema/identifiers.md'), 'utf8');
+const doc = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../schema/identifiers.md'), 'utf8');
 const key = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/).filter((k) => !TRACKING_PARAMS.has(k) && !TRACKING_PREFIXES.some((p) => k.startsWith(p)));
 const val = fc.stringMatching(/^[A-Za-z0-9]{0,6}$/);
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
 
 const norm = (v: string): string => normalize('ip', v);
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizeError } from '../../../node/indicators/normalize/index.ts';
-import { refusal } from '../../helpers/normalize.ts';
+import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
+import { refusal } from '../helpers/normalize.ts';
 
 const domain = (v: string) => normalize('domain', v);
 const reasonOf = (v: string): string | undefined => refusal('domain', v);
