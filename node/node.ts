@@ -238,8 +238,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       });
       // A new epoch key installed while the node was down (or just before it stopped) must still
       // lead to re-publishing: this node's last batch is then of an older epoch.
-      const last = await db.query<{ epoch: number | null }>('SELECT max(epoch) AS epoch FROM batches WHERE origin = $1', [identity.profile.id]);
-      const lastEpoch = last.rows[0]?.epoch ?? null;
+      const lastEpoch = await batches.lastEpoch(identity.profile.id);
       if (lastEpoch !== null && lastEpoch < state.epoch && epochKeys.has(state.epoch)) await publisher.requeueAll();
       publisher.start();
       // A key rotated in place (alliance rotate-keys) while the node runs becomes the roster's once

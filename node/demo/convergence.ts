@@ -4,6 +4,7 @@
  * head (same seq and hash), so it holds the other members' live indicators as they do.
  */
 import type { RunningNode } from '../node.ts';
+import { RecordOutbox } from '../records/outbox.ts';
 
 export interface MemberNode {
   id: string;
@@ -14,10 +15,8 @@ export interface MemberNode {
 export async function divergence(nodes: readonly MemberNode[]): Promise<string[]> {
   const problems: string[] = [];
   for (const n of nodes) {
-    const { rows } = await n.node.db.query<{ refs: number; unsent: number }>(
-      'SELECT (SELECT count(*)::int FROM indicator_outbox) AS refs, (SELECT count(*)::int FROM batches WHERE published_at IS NULL) AS unsent',
-    );
-    const { refs, unsent } = rows[0]!;
+    const refs = await new RecordOutbox(n.node.db).size();
+    const unsent = await n.node.batches.unpublishedCount(n.id);
     if (refs > 0 || unsent > 0) problems.push(`${n.id} has ${refs} records and ${unsent} batches still to publish`);
   }
   for (const origin of nodes) {

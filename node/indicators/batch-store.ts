@@ -54,7 +54,7 @@ import { statement, type Database, type Queryable } from '../storage/database.ts
 import { epochLiveUntil, findSigningKey, signingKeyValidAt, memberById, type RosterState } from '../membership/roster-state.ts';
 import { BatchError, verifyBatch, type Batch, type BatchErrorReason, type BatchLimits, type VerifiedBatch } from './batch.ts';
 import { toWireTime } from '../encoding/time.ts';
-import type { IdentifierType } from '../identifiers/vocabulary.ts';
+import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
 
 export type IngestRejectReason =
   | BatchErrorReason
@@ -129,6 +129,19 @@ export interface BatchStoreOptions {
 }
 
 /** A refused batch kept for admins to see: a fork (the origin signed two different batches at one seq). */
+/** One live indicator row as stored (times in their wire forms). */
+export interface IndicatorRow {
+  type: IdentifierType;
+  digest: string;
+  ref: string;
+  epoch: number;
+  categories: Category[];
+  status: RecordStatus;
+  confidence: number;
+  first_seen: string;
+  expires_at: string;
+}
+
 export interface BatchAlarm {
   id: string;
   origin: string;
@@ -439,6 +452,51 @@ export class BatchStore {
   async markPublished(origin: string, seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
     await this.#db.query('UPDATE batches SET published_at = $3 WHERE origin = $1 AND seq = ANY($2::bigint[]) AND published_at IS NULL', [origin, seqs, this.#now()]);
+  }
+
+  /** This node's own batches stored but not yet handed to gossip. */
+  async unpublishedCount(origin: string): Promise<number> {
+    const { rows } = await this.#db.query<{ n: string }>('SELECT count(*) AS n FROM batches WHERE origin = $1 AND published_at IS NULL', [origin]);
+    return Number(rows[0]!.n);
+  }
+
+  /** The epoch of an origin's newest batch, or null before its first. */
+  async lastEpoch(origin: string): Promise<number | null> {
+    const { rows } = await this.#db.query<{ epoch: number }>('SELECT epoch FROM batches WHERE origin = $1 ORDER BY seq DESC LIMIT 1', [origin]);
+    return rows[0]?.epoch ?? null;
+  }
+
+  /** An origin's live indicator rows of some refs (this node's own, when the publisher re-derives them). */
+  async rowsOf(origin: string, refs: readonly string[], q: Queryable = this.#db): Promise<IndicatorRow[]> {
+    const { rows } = await q.query<IndicatorRow>(
+      `SELECT type, digest, ref, epoch, categories, status, confidence, to_char(first_seen, 'YYYY-MM-DD') AS first_seen,
+              to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at
+         FROM indicators WHERE origin = $1 AND ref = ANY($2::text[])`,
+      [origin, [...refs]],
+    );
+    return rows;
+  }
+
+  /**
+   * Deletes some of an origin's rows without a batch: this node's own rows of an epoch no longer
+   * live anywhere, whose retraction nobody would take.
+   */
+  async dropRows(origin: string, rows: ReadonlyArray<Pick<IndicatorRow, 'type' | 'digest' | 'ref' | 'epoch'>>, q: Queryable = this.#db): Promise<void> {
+    if (rows.length === 0) return;
+    await q.query(
+      `DELETE FROM indicators AS i USING unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS d(type, digest, ref, epoch)
+        WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref AND i.epoch = d.epoch`,
+      [origin, rows.map((r) => r.type), rows.map((r) => r.digest), rows.map((r) => r.ref), rows.map((r) => r.epoch)],
+    );
+  }
+
+  /** Refs of an origin's rows of `epoch` that expire before `until` (to be published again in time). */
+  async refsExpiring(origin: string, epoch: number, until: Date): Promise<string[]> {
+    const { rows } = await this.#db.query<{ ref: string }>(
+      'SELECT DISTINCT ref FROM indicators WHERE origin = $1 AND epoch = $2 AND expires_at < $3',
+      [origin, epoch, until],
+    );
+    return rows.map((r) => r.ref);
   }
 
   /** Deletes an origin's indicators (a revoked member); its batches stay, they are the chain. */

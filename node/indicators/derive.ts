@@ -42,7 +42,10 @@ export interface IndicatorOptions {
 }
 
 /** What of a record its indicators are made of: never its raw values, only digests of them. */
-export type IndicatorSource = Pick<StoredRecord, 'ref' | 'identifiers' | 'categories' | 'status' | 'confidence' | 'createdAt'>;
+export type IndicatorSource = Pick<StoredRecord, 'ref' | 'categories' | 'status' | 'confidence' | 'createdAt'> & {
+  /** Only what digests are made of: the raw value never reaches derivation. */
+  identifiers: ReadonlyArray<{ type: IdentifierType; canonical: string }>;
+};
 
 /**
  * The indicators of one record (DESIGN §2): one per distinct (type, canonical) identifier, all

@@ -34,7 +34,8 @@ import { lockOrigins, type BatchStore } from './batch-store.ts';
 import { BATCH_LIMITS } from './batch-encoding.ts';
 import { epochLiveUntil, memberById, type RosterState } from '../membership/roster-state.ts';
 import type { Database, Queryable } from '../storage/database.ts';
-import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
+import { RecordOutbox, type QueuedRecord } from '../records/outbox.ts';
+import type { IndicatorRow } from './batch-store.ts';
 
 /** The roster's epoch changed while a flush was running: it is rolled back and taken again. */
 class EpochMovedError extends Error {
@@ -44,6 +45,8 @@ class EpochMovedError extends Error {
 }
 
 export interface PublisherOptions {
+  /** The records' outbox the publisher takes changed records from; default one over the publisher's database. */
+  outbox?: RecordOutbox;
   /** This member: its id and every signing key its identity holds (old and new). */
   self: { id: string; signingKeys: Array<{ kid: string; privateKey: Ed25519Key }> };
   roster: () => RosterState | null;
@@ -83,32 +86,14 @@ interface Ready {
   privateKey: Ed25519Key;
 }
 
-interface RecordRow {
-  ref: string;
-  status: RecordStatus | null;
-  categories: Category[] | null;
-  confidence: number | null;
-  created_at: Date | string | null;
-  identifiers: Array<{ type: IdentifierType; canonical: string }> | string;
-}
-
-interface OwnRow {
-  type: IdentifierType;
-  digest: string;
-  ref: string;
-  epoch: number;
-  categories: Category[];
-  status: RecordStatus;
-  confidence: number;
-  first_seen: string;
-  expires_at: string;
-}
+type OwnRow = IndicatorRow;
 
 const DAY_MS = 86_400_000;
 const DEFAULT_REFS_PER_TRANSACTION = 4000;
 
 export class Publisher {
   readonly #db: Database;
+  readonly #outbox: RecordOutbox;
   readonly #opts: PublisherOptions;
   readonly #now: () => Date;
   readonly #refreshDays: number;
@@ -132,6 +117,7 @@ export class Publisher {
     const take = opts.refsPerTransaction ?? DEFAULT_REFS_PER_TRANSACTION;
     if (!Number.isInteger(take) || take < 1) throw new RangeError('refsPerTransaction must be a positive integer');
     this.#db = db;
+    this.#outbox = opts.outbox ?? new RecordOutbox(db);
     this.#opts = opts;
     this.#now = opts.now ?? (() => new Date());
     this.#refreshDays = refreshDays;
@@ -199,8 +185,7 @@ export class Publisher {
 
   /** Queues every record, e.g. once a new epoch key is installed, so all are derived under it. */
   async requeueAll(): Promise<number> {
-    const { rowCount } = await this.#db.query('INSERT INTO indicator_outbox (ref) SELECT ref FROM records ON CONFLICT DO NOTHING');
-    return rowCount;
+    return this.#outbox.queueAll();
   }
 
   /** Queues the refs of this node's current-epoch indicators that expire within `refreshDays`. */
@@ -209,14 +194,7 @@ export class Publisher {
     if (state === null) return 0;
     const until = new Date(this.#now().getTime() + this.#refreshDays * DAY_MS);
     // Own rows whose record is gone are queued too: the flush then retracts them.
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO indicator_outbox (ref)
-       SELECT DISTINCT decode(translate(ref, '-_', '+/') || '==', 'base64') FROM indicators
-        WHERE origin = $1 AND epoch = $2 AND expires_at < $3
-       ON CONFLICT DO NOTHING`,
-      [this.#opts.self.id, state.epoch, until],
-    );
-    return rowCount;
+    return this.#outbox.queue(await this.#opts.store.refsExpiring(this.#opts.self.id, state.epoch, until));
   }
 
   /** Hands this node's stored but unpublished batches to `onBatch` (after a restart), in seq order. */
@@ -237,8 +215,7 @@ export class Publisher {
   }
 
   async #queued(): Promise<boolean> {
-    const { rows } = await this.#db.query<{ queued: boolean }>('SELECT EXISTS (SELECT 1 FROM indicator_outbox) AS queued');
-    return rows[0]?.queued === true;
+    return !(await this.#outbox.isEmpty());
   }
 
   #report(err: unknown): void {
@@ -265,33 +242,9 @@ export class Publisher {
     // Before the outbox: a concurrent flush (another process on this database) waits here, not
     // between taking refs and appending to the chain.
     await lockOrigins(tx, [self]);
-    const { rows: queued } = await tx.query<{ ref: string }>("SELECT encode(ref, 'hex') AS ref FROM indicator_outbox LIMIT $1", [this.#take]);
-    if (queued.length === 0) return { made: [], refs: 0 };
-    const hex = queued.map((q) => q.ref);
-    // Every record write locks its `records` row before its trigger queues the ref, and queueing a
-    // ref already queued does nothing. So a write in flight on one of these records must commit
-    // before its state is read here: otherwise this flush would take the ref with the state before
-    // the write, and the write, finding the ref queued, would never be published. A share lock on
-    // the records (before the outbox rows, the writers' order) waits for such writes; the statement
-    // after it reads with a snapshot that includes them.
-    await tx.query("SELECT 1 FROM records WHERE ref IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) ORDER BY ref FOR SHARE", [hex]);
-    const { rows: records } = await tx.query<RecordRow>(
-      `WITH q AS (
-         DELETE FROM indicator_outbox WHERE ref IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) RETURNING ref
-       )
-       SELECT rtrim(translate(encode(q.ref, 'base64'), '+/', '-_'), '=') AS ref, r.status, r.categories, r.confidence, r.created_at,
-              (SELECT COALESCE(json_agg(json_build_object('type', i.type, 'canonical', i.canonical) ORDER BY i.position), '[]'::json)
-                 FROM record_identifiers i WHERE i.record_id = r.id AND i.canonical IS NOT NULL) AS identifiers
-         FROM q LEFT JOIN records r ON r.ref = q.ref`,
-      [hex],
-    );
-    if (records.length === 0) return { made: [], refs: queued.length };
-    const { rows: own } = await tx.query<OwnRow>(
-      `SELECT type, digest, ref, epoch, categories, status, confidence, to_char(first_seen, 'YYYY-MM-DD') AS first_seen,
-              to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires_at
-         FROM indicators WHERE origin = $1 AND ref = ANY($2::text[])`,
-      [self, records.map((r) => r.ref)],
-    );
+    const { taken, records } = await this.#outbox.take(tx, this.#take);
+    if (records.length === 0) return { made: [], refs: taken };
+    const own = await this.#opts.store.rowsOf(self, records.map((r) => r.ref), tx);
     const ownByRef = new Map<string, OwnRow[]>();
     for (const row of own) {
       const list = ownByRef.get(row.ref);
@@ -309,15 +262,15 @@ export class Publisher {
       else list.push(item);
     };
     const dropLocally: OwnRow[] = [];
-    const derive = (rec: RecordRow, key: EpochKey) =>
+    const derive = (rec: QueuedRecord, key: EpochKey) =>
       indicatorsOf(
         {
           ref: rec.ref,
-          identifiers: (typeof rec.identifiers === 'string' ? JSON.parse(rec.identifiers) : rec.identifiers) as Array<{ type: IdentifierType; canonical: string; value: string }>,
+          identifiers: rec.identifiers,
           categories: rec.categories!,
           status: rec.status!,
           confidence: rec.confidence!,
-          createdAt: new Date(rec.created_at!).toISOString(),
+          createdAt: rec.createdAt!.toISOString(),
         },
         { epochKey: key, lifetimeDays: this.#opts.lifetimeDays, now },
       );
@@ -357,13 +310,7 @@ export class Publisher {
       }
     }
 
-    if (dropLocally.length > 0) {
-      await tx.query(
-        `DELETE FROM indicators AS i USING unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS d(type, digest, ref, epoch)
-          WHERE i.origin = $1 AND i.type = d.type AND i.digest = d.digest AND i.ref = d.ref AND i.epoch = d.epoch`,
-        [self, dropLocally.map((r) => r.type), dropLocally.map((r) => r.digest), dropLocally.map((r) => r.ref), dropLocally.map((r) => r.epoch)],
-      );
-    }
+    await this.#opts.store.dropRows(self, dropLocally, tx);
 
     const made: Array<{ jws: string; batch: Batch }> = [];
     let head = await this.#opts.store.head(self, tx);

@@ -184,18 +184,15 @@ WITH q AS (
 ), peer AS (
   SELECT DISTINCT ON (q.idx, i.origin, i.ref)
          q.idx, i.origin, i.ref, i.epoch, i.categories, i.status, i.confidence,
-         to_char(i.first_seen, 'YYYY-MM-DD') AS first_seen, i.expires_at, coalesce(b.created_at, i.updated_at) AS last_seen
+         to_char(i.first_seen, 'YYYY-MM-DD') AS first_seen, i.expires_at, i.last_seen
     FROM q
-    JOIN indicators i ON i.digest = q.digest AND i.type = q.type AND i.epoch = q.epoch
-    LEFT JOIN batches b ON b.origin = i.origin AND b.seq = i.seq
+    JOIN indicator_rows i ON i.digest = q.digest AND i.type = q.type AND i.epoch = q.epoch
    WHERE i.origin = ANY($8::text[]) AND i.expires_at > $9::timestamptz
    ORDER BY q.idx, i.origin, i.ref, i.epoch DESC
 ), own AS (
-  SELECT DISTINCT c.idx, r.id, r.name, r.kind, r.status, r.categories, r.confidence,
-         encode(r.ref, 'hex') AS ref, r.updated_at
+  SELECT DISTINCT c.idx, h.record_id AS id, h.name, h.kind, h.status, h.categories, h.confidence, h.ref, h.updated_at
     FROM c
-    JOIN record_identifiers ri ON ri.type = c.type AND ri.canonical = c.canonical
-    JOIN records r ON r.id = ri.record_id
+    JOIN record_identifier_hits h ON h.type = c.type AND h.canonical = c.canonical
 )
 SELECT (SELECT coalesce(json_agg(peer), '[]'::json) FROM peer) AS peer,
        (SELECT coalesce(json_agg(own), '[]'::json) FROM own) AS own`;
@@ -327,7 +324,7 @@ export class LookupService {
         status: o.status,
         categories: o.categories,
         confidence: o.confidence,
-        ref: Buffer.from(o.ref, 'hex').toString('base64url'),
+        ref: o.ref,
         updatedAt: new Date(o.updated_at),
       });
     }

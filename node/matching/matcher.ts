@@ -134,29 +134,29 @@ WITH pk AS (
   SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) AS k(origin, ref, type, digest)
 ), cand AS (
   SELECT o.ref AS own_ref, p.origin, p.ref
-    FROM indicators o
-    JOIN indicators p ON p.digest = o.digest AND p.type = o.type AND p.epoch = o.epoch AND p.origin <> $1
+    FROM indicator_rows o
+    JOIN indicator_rows p ON p.digest = o.digest AND p.type = o.type AND p.epoch = o.epoch AND p.origin <> $1
    WHERE o.origin = $1 AND o.ref = ANY($6::text[])
   UNION
   SELECT o.ref, p.origin, p.ref
-    FROM indicators o
-    JOIN indicators p ON p.digest = o.digest AND p.type = o.type AND p.epoch = o.epoch AND p.origin <> $1
+    FROM indicator_rows o
+    JOIN indicator_rows p ON p.digest = o.digest AND p.type = o.type AND p.epoch = o.epoch AND p.origin <> $1
    WHERE o.origin = $1 AND $13::boolean
   UNION
   SELECT o.ref, pk.origin, pk.ref
     FROM pk
-    JOIN indicators o ON o.origin = $1 AND o.digest = pk.digest AND o.type = pk.type
+    JOIN indicator_rows o ON o.origin = $1 AND o.digest = pk.digest AND o.type = pk.type
    WHERE pk.digest IS NOT NULL
   UNION
   SELECT o.ref, p.origin, p.ref
     FROM pk
-    JOIN indicators p ON p.origin = pk.origin AND p.ref = pk.ref
-    JOIN indicators o ON o.origin = $1 AND o.digest = p.digest AND o.type = p.type AND o.epoch = p.epoch
+    JOIN indicator_rows p ON p.origin = pk.origin AND p.ref = pk.ref
+    JOIN indicator_rows o ON o.origin = $1 AND o.digest = p.digest AND o.type = p.type AND o.epoch = p.epoch
    WHERE pk.digest IS NULL
   UNION
   SELECT o.ref, p.origin, p.ref
-    FROM indicators p
-    JOIN indicators o ON o.origin = $1 AND o.digest = p.digest AND o.type = p.type AND o.epoch = p.epoch
+    FROM indicator_rows p
+    JOIN indicator_rows o ON o.origin = $1 AND o.digest = p.digest AND o.type = p.type AND o.epoch = p.epoch
    WHERE p.origin = ANY($11::text[])
   UNION
   SELECT record_ref, origin, ref FROM matches WHERE record_ref = ANY($6::text[])
@@ -185,8 +185,8 @@ WITH pk AS (
       SELECT c.own_ref, c.origin, c.ref, o.type, o.digest, o.epoch, p.categories, p.status, p.confidence, p.seq,
              NULL::bigint AS match_id, NULL::text AS match_state
         FROM cand c
-        JOIN indicators o ON o.origin = $1 AND o.ref = c.own_ref
-        JOIN indicators p ON p.origin = c.origin AND p.ref = c.ref AND p.type = o.type AND p.digest = o.digest AND p.epoch = o.epoch
+        JOIN indicator_rows o ON o.origin = $1 AND o.ref = c.own_ref
+        JOIN indicator_rows p ON p.origin = c.origin AND p.ref = c.ref AND p.type = o.type AND p.digest = o.digest AND p.epoch = o.epoch
        WHERE c.origin = ANY($3::text[]) AND o.epoch = ANY($4::int[])
          AND o.expires_at > $5::timestamptz AND p.expires_at > $5::timestamptz
       UNION ALL
@@ -195,10 +195,10 @@ WITH pk AS (
     ) AS k
    GROUP BY k.own_ref, k.origin, k.ref
 ), keyed AS (
-  SELECT a.*, r.id AS record_id,
+  SELECT a.*, r.record_id,
          a.matching AND r.status <> 'CLEARED' AS live
     FROM agg a
-    LEFT JOIN records r ON r.ref = decode(translate(a.own_ref, '-_', '+/') || '==', 'base64')
+    LEFT JOIN record_refs r ON r.ref = a.own_ref
 ), ins AS (
   INSERT INTO matches (record_id, record_ref, origin, ref, state, types, identifiers, categories, status, confidence, created_at, updated_at)
   SELECT record_id, own_ref, origin, ref, 'NEW', types, identifiers, string_to_array(categories, ','), status, confidence, $5::timestamptz, $5::timestamptz

@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { newRef } from './ref.ts';
 import type { Database, Queryable } from '../storage/database.ts';
 import type { Actor, RecordFields, StoredRecord } from './model.ts';
 import type { Category, RecordStatus, SubjectKind } from '../identifiers/vocabulary.ts';
@@ -9,7 +10,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 
 const SELECT_RECORD = `
   SELECT r.id, r.seq, r.kind, r.name, r.categories, r.status, r.confidence, r.brands, r.notes,
-         r.evidence, r.external_id, r.region, encode(r.ref, 'base64') AS ref, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by,
+         r.evidence, r.external_id, r.region, r.ref, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by,
          COALESCE((SELECT json_agg(json_build_object('type', i.type, 'value', i.value, 'canonical', i.canonical) ORDER BY i.position)
                      FROM record_identifiers i WHERE i.record_id = r.id), '[]'::json) AS identifiers
     FROM records r`;
@@ -50,7 +51,7 @@ function toRecord(row: RecordRow): StoredRecord {
     evidence: row.evidence,
     externalId: row.external_id,
     region: row.region,
-    ref: Buffer.from(row.ref, 'base64').toString('base64url'),
+    ref: row.ref,
     version: row.version,
     createdAt: new Date(row.created_at).toISOString(),
     createdBy: row.created_by,
@@ -128,7 +129,7 @@ function toJson(id: string, f: RecordFields): RecordJson {
     evidence: f.evidence,
     external_id: f.externalId,
     region: f.region,
-    ref: randomBytes(16).toString('hex'),
+    ref: newRef(),
   };
 }
 
@@ -140,7 +141,7 @@ export async function insertRecords(tx: Queryable, items: RecordFields[], actor:
   const idents = items.flatMap((f, i) => f.identifiers.map((x, pos) => ({ record_id: ids[i], position: pos, type: x.type, value: x.value, canonical: x.canonical })));
   await tx.query(
     `INSERT INTO records (id, kind, name, categories, status, confidence, brands, notes, evidence, external_id, region, ref, created_by, updated_by)
-     SELECT x.id, x.kind, x.name, x.categories, x.status, x.confidence, x.brands, x.notes, x.evidence, x.external_id, x.region, decode(x.ref, 'hex'), $2, $2
+     SELECT x.id, x.kind, x.name, x.categories, x.status, x.confidence, x.brands, x.notes, x.evidence, x.external_id, x.region, x.ref, $2, $2
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, kind text, name text, categories text[], status text, confidence smallint,
             brands text[], notes text, evidence text[], external_id text, region text, ref text)`,
     [JSON.stringify(recs), actor.sub],

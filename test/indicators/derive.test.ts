@@ -27,9 +27,9 @@ describe('indicators of a record (DESIGN §2)', () => {
   const record: IndicatorSource = {
     ref: 'AAECAwQFBgcICQoLDA0ODw',
     identifiers: [
-      { type: 'email', value: 'Seller@Example.com', canonical: 'seller@example.com' },
-      { type: 'email', value: 'seller@example.com ', canonical: 'seller@example.com' },
-      { type: 'phone', value: '+86 138 0013 8000', canonical: '+8613800138000' },
+      { type: 'email', canonical: 'seller@example.com' },
+      { type: 'email', canonical: 'seller@example.com' },
+      { type: 'phone', canonical: '+8613800138000' },
     ],
     categories: ['TRADEMARK', 'COUNTERFEIT'],
     status: 'CONFIRMED',
@@ -72,7 +72,7 @@ describe('indicators in a signed batch', () => {
     const items = indicatorsOf(
       {
         ref: 'AAECAwQFBgcICQoLDA0ODw',
-        identifiers: [{ type: 'ip', value: '192.0.2.1', canonical: '192.0.2.1' }],
+        identifiers: [{ type: 'ip', canonical: '192.0.2.1' }],
         categories: ['TRADEMARK', 'GREY_MARKET', 'COUNTERFEIT'],
         status: 'SUSPECTED',
         confidence: 55,

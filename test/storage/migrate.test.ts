@@ -54,7 +54,7 @@ describe('migrations from two processes at once (PostgreSQL)', () => {
     const other = await openPg({ connectionString: t.url!, max: 2 });
     try {
       const [a, b] = await Promise.all([migrate(t.db), migrate(other)]);
-      expect([...a.applied, ...b.applied].sort()).toEqual(loadMigrations().map((m) => m.version));
+      expect([...a.applied, ...b.applied].sort((x, y) => x - y)).toEqual(loadMigrations().map((m) => m.version));
       const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
       expect(rows[0]!.n).toBe(loadMigrations().length);
     } finally {
