@@ -9,8 +9,8 @@ const LAYERS = [
   // 1: pure foundations, importing nothing of the node but errors
   ['encoding', '^node/encoding/', 1],
   ['identifiers', '^node/identifiers/', 1],
-  // 2: settings and process helpers
-  ['config', '^node/(config|log|ports|listen-record)\\.ts$', 2],
+  // 2: settings and process helpers (atomic-file: every layer above writes its files through it)
+  ['config', '^node/(config|log|ports|listen-record|periodic|atomic-file)\\.ts$', 2],
   // 3: the database seam
   ['storage', '^node/storage/', 3],
   // 4: modules that own tables

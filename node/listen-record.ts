@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from './atomic-file.ts';
 
 export const LISTEN_FILE = 'listen.json';
 
@@ -27,13 +28,11 @@ export function listenRecordPath(dataDir: string): string {
  */
 export function recordListenAddress(dataDir: string, graphqlUrl: string): void {
   const file = listenRecordPath(dataDir);
-  const tmp = `${file}.${process.pid}.tmp`;
   const record: ListenRecord = { pid: process.pid, graphqlUrl, startedAt: new Date().toISOString() };
   try {
-    fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   } catch {
-    fs.rmSync(tmp, { force: true });
+    // The temporary file is gone already (node/atomic-file.ts); the node runs without a record.
   }
 }
 

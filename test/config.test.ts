@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig, parseHostPort, type ConfigFlags } from '../node/config.ts';
+import fs from 'node:fs';
+import { ConfigError, DEFAULTS, loadConfig, parseHostPort, SETTINGS, settingsMarkdown, type ConfigFlags, type Setting } from '../node/config.ts';
 import { DEFAULT_CONNECTION_LIMITS } from '../node/p2p/host.ts';
+import { withSettingsTable } from '../scripts/docs/settings-table.ts';
 
 /** The ConfigError loadConfig throws, so its setting and message can be checked. */
 function configError(flags: ConfigFlags, env: Record<string, string>): ConfigError {
@@ -198,5 +200,47 @@ describe('invalid settings give a ConfigError naming the setting', () => {
     expect(err.details).toEqual({ setting });
     expect(err.message).toContain(`invalid setting ${setting}:`);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('the settings table', () => {
+  const settings = Object.entries(SETTINGS as Record<string, Setting>);
+
+  it('is what the README says: its configuration table is the one the settings make', () => {
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    // On failure: node scripts/docs/settings-table.ts --write
+    expect(withSettingsTable(readme, settingsMarkdown())).toBe(readme);
+    expect(settingsMarkdown().split('\n')).toHaveLength(settings.length + 3);
+  });
+
+  it('names each variable and flag once, and gives DEFAULTS the defaults it reads', () => {
+    const envs = settings.map(([, s]) => s.env);
+    expect(new Set(envs).size).toBe(envs.length);
+    const flags = settings.flatMap(([, s]) => (s.flag === undefined ? [] : [s.flag]));
+    expect(new Set(flags).size).toBe(flags.length);
+    expect(Object.keys(DEFAULTS)).toEqual(settings.filter(([, s]) => s.default !== undefined).map(([k]) => k));
+    for (const [key, s] of settings) if (s.default !== undefined) expect(DEFAULTS[key as keyof typeof DEFAULTS]).toBe(s.default);
+  });
+
+  it.each(settings.filter(([, s]) => s.min !== undefined))('reads %s within its bounds, the bounds included, and refuses past them', (_, s) => {
+    const { min, max } = s as Required<Pick<Setting, 'min' | 'max'>>;
+    expect(min).toBeLessThanOrEqual(s.default as number);
+    expect(max).toBeGreaterThanOrEqual(s.default as number);
+    // Bounds that depend on another setting (reserved and per-address pending, under max pending) are read with room for them.
+    const room = { ALLIANCE_P2P_MAX_PENDING: '100000' };
+    const at = (v: number) => s.read(String(v), s.env, { p2pMaxPending: 100_000 });
+    expect(at(min)).toBe(min);
+    expect(at(max)).toBe(max);
+    expect(() => loadConfig({}, { ...room, [s.env]: String(max + 1) })).toThrow(`invalid setting ${s.env}: ${max + 1} is outside ${min}..${max}`);
+    if (min > 0) expect(() => loadConfig({}, { ...room, [s.env]: String(min - 1) })).toThrow(`invalid setting ${s.env}: ${min - 1} is outside ${min}..${max}`);
+    expect(() => loadConfig({}, { [s.env]: '1e3' })).toThrow(`invalid setting ${s.env}: "1e3" is not a whole number`);
+  });
+
+  it('reads every text and boolean default through the same checks as a value given', () => {
+    for (const [, s] of settings) {
+      if (s.default === undefined || typeof s.default === 'number') continue;
+      expect(s.read(undefined, s.env, {})).toEqual(s.read(String(s.default), s.env, {}));
+    }
+    expect(() => loadConfig({}, { ALLIANCE_LOG_REQUESTS: 'yes' })).toThrow('invalid setting ALLIANCE_LOG_REQUESTS: "yes" is not true or false');
   });
 });

@@ -6,104 +6,88 @@ import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { DEFAULTS, type Config } from '../config.ts';
 import type { Database } from '../storage/database.ts';
-import { RecordStore } from '../records/store.ts';
+import type { RecordStore } from '../records/store.ts';
 import { AuthError, allowed, type Principal, type Role, type TokenVerifier } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { apiError, maskError } from './errors.ts';
 import { scanVariables, UNACCEPTABLE_TEXT, GRAPHQL_RESPONSE_TYPE, JSON_TYPE, mediaTypeOf, negotiateMediaType, requestFailureStatus, requestParamsProblem, unwrapRequestError } from './graphql-http.ts';
 import { documentCheck, documentTooLong, limitValidationRules, operationCost, tooComplex } from './limits.ts';
-import { ApiMetrics } from './metrics.ts';
+import type { ApiMetrics } from './metrics.ts';
 import { RequestLogController } from './request-log.ts';
 import { recordResolvers } from './resolvers/records.ts';
 import { indicatorResolvers } from './resolvers/indicators.ts';
 import { membershipResolvers, type RosterSource } from './resolvers/membership.ts';
-import { RosterStore } from '../membership/roster-store.ts';
-import { RosterProposals, type RosterWriter } from '../membership/proposals.ts';
-import type { LoadedAdminKey } from '../membership/keys.ts';
+import type { RosterProposals, RosterWriter } from '../membership/proposals.ts';
 import { rosterProposalResolvers } from './resolvers/roster-proposals.ts';
-import { networkResolvers, NO_NETWORK, type NetworkSource } from './resolvers/network.ts';
+import { networkResolvers, type NetworkSource } from './resolvers/network.ts';
 import { DateTime, guardResolvers, merge } from './resolvers/common.ts';
 import { fieldRolesOf, loadSchemaSdl } from './schema.ts';
-import { LookupService, type LookupSources } from '../lookup/lookup.ts';
-import { RateLimiter } from '../lookup/rate-limit.ts';
-import { AuditLog } from '../audit/audit-log.ts';
-import { AuditWriter } from '../audit/audit-writer.ts';
-import { CaseDataAudit, CaseDataLedger, caseDataFieldsOf, noteCaseData } from './case-data.ts';
+import type { LookupService } from '../lookup/lookup.ts';
+import type { RateLimiter } from '../lookup/rate-limit.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { CaseDataLedger, caseDataFieldsOf, noteCaseData, type CaseDataAudit } from './case-data.ts';
 import { lookupResolvers } from './resolvers/lookup.ts';
 import { auditResolvers } from './resolvers/audit.ts';
 import { exportResolvers } from './resolvers/export.ts';
-import { RecordExporter } from '../records/export.ts';
-import { MatchStore } from '../matching/store.ts';
+import type { RecordExporter } from '../records/export.ts';
+import type { MatchStore } from '../matching/store.ts';
 import type { MatchFeed } from '../matching/feed.ts';
 import { matchResolvers } from './resolvers/matching.ts';
 import { Broadcast } from './broadcast.ts';
 import { attachSubscriptions } from './subscriptions.ts';
 import type { StoredMatch } from '../matching/model.ts';
+import type { RosterState } from '../membership/roster-state.ts';
+
+/**
+ * What the API serves from: the node's services, built once by the composition root (node.ts) and
+ * handed in. The API builds none of its own; it holds transport concerns only (HTTP, GraphQL,
+ * WebSocket, limits, errors).
+ */
+export interface ApiServices {
+  /** For /readyz. */
+  storage: Pick<Database, 'kind' | 'ping'>;
+  records: RecordStore;
+  exporter: RecordExporter;
+  audit: AuditLog;
+  /** Audits the case data of each answer before it is sent. */
+  caseData: CaseDataAudit;
+  lookup: LookupService;
+  /** Per-subject quotas: identifiers looked up, identifiers normalised. */
+  lookupQuota: RateLimiter;
+  normalizeQuota: RateLimiter;
+  matches: MatchStore;
+  /** Ids of raised matches, pushed to `matchFound` subscribers; none: nothing is pushed. */
+  matchFeed?: MatchFeed | undefined;
+  /** The roster (membership resolvers, submitRosterEntry). */
+  roster: RosterSource & RosterWriter;
+  /** The roster as this process holds it now: names the other member of a match. */
+  rosterState(): RosterState | null;
+  proposals: RosterProposals;
+  /** Peers and heads for `network`; a node without a network answers an empty status. */
+  network: NetworkSource;
+}
 
 export interface ApiOptions {
-  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'lookup' | 'logRequests' | 'metricsToken'>>;
-  db: Database;
+  config: Pick<Config, 'limits' | 'defaultRegion'> & Partial<Pick<Config, 'logRequests' | 'metricsToken'>>;
+  services: ApiServices;
+  metrics: ApiMetrics;
   verifyToken: TokenVerifier;
   logger: Logger;
-  /** The node's roster (membership resolvers); default: a RosterStore opened over `db` on first use. */
-  roster?: (RosterSource & RosterWriter) | undefined;
-  /** The node's admin key (`ALLIANCE_ADMIN_KEY`): signs roster proposals approved through GraphQL. */
-  adminKey?: LoadedAdminKey | undefined;
-  /** Peers and heads for `network`; read per request, so the node may attach its network after the API is built. */
-  network?: (() => NetworkSource) | undefined;
-  /**
-   * What `lookup` reads from the running node: its member id, roster, epoch keys and live epochs.
-   * Default: none of them, so lookups find this member's own records only.
-   */
-  lookup?: LookupSources | undefined;
-  /** Ids of raised matches, pushed to `matchFound` subscribers; default none (nothing is pushed). */
-  matchFeed?: MatchFeed | undefined;
 }
 
 export interface Api {
   app: FastifyInstance;
-  metrics: ApiMetrics;
-  lookup: LookupService;
-  audit: AuditLog;
-  matches: MatchStore;
 }
-
-const NO_LOOKUP_SOURCES: LookupSources = { self: () => undefined, roster: () => null, epochKeys: () => new Map(), liveEpochs: () => [] };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 
 /** Builds the HTTP API: GraphQL at /graphql (bearer tokens), and /healthz, /readyz, /metrics. */
 export async function buildApi(opts: ApiOptions): Promise<Api> {
-  const { config, db, verifyToken, logger } = opts;
-  const store = new RecordStore(db);
-  const metrics = new ApiMetrics({ countRecords: () => store.count() });
-  // One group-committing writer for the rows that must be stored before an answer leaves.
-  const auditWriter = new AuditWriter(db);
-  const lookup = new LookupService(db, opts.lookup ?? NO_LOOKUP_SOURCES, auditWriter);
-  const caseDataAudit = new CaseDataAudit(auditWriter, (type, canonical) => lookup.digestsOf(type, canonical));
-  const audit = new AuditLog(db);
-  const matches = new MatchStore(db);
+  const { config, verifyToken, logger, metrics, services } = opts;
+  const { records: store, lookup, audit, matches, roster } = services;
   // Raised matches, fanned out to this process's matchFound subscribers.
   const matchFound = new Broadcast<StoredMatch>();
-  const limiter = new RateLimiter({
-    perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
-    burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
-  });
-  // normalize has a bucket of its own, of the lookup quota's size: it costs CPU, not alliance data.
-  const normalizeLimiter = new RateLimiter({
-    perMinute: config.lookup?.ratePerMinute ?? DEFAULTS.lookupRatePerMinute,
-    burst: config.lookup?.burst ?? DEFAULTS.lookupBurst,
-  });
-  let rosterOpening: Promise<RosterSource & RosterWriter> | undefined;
-  const roster = (): Promise<RosterSource & RosterWriter> => {
-    if (opts.roster) return Promise.resolve(opts.roster);
-    rosterOpening ??= RosterStore.open(db).catch((err: unknown) => {
-      rosterOpening = undefined;
-      throw err;
-    });
-    return rosterOpening;
-  };
 
   const app = Fastify({
     loggerInstance: logger,
@@ -152,10 +136,10 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
-      await withTimeout(db.ping(), 2000);
-      return { status: 'ready', storage: db.kind };
+      await withTimeout(services.storage.ping(), 2000);
+      return { status: 'ready', storage: services.storage.kind };
     } catch {
-      return reply.code(503).send({ status: 'unavailable', storage: db.kind });
+      return reply.code(503).send({ status: 'unavailable', storage: services.storage.kind });
     }
   });
   const metricsAllowed = bearerCheck(config.metricsToken);
@@ -207,14 +191,14 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
           Query: { viewer: (_: unknown, __: unknown, ctx: ApiContext) => ({ subject: ctx.principal.sub, roles: ctx.principal.roles.map((r) => r.toUpperCase()) }) },
         },
         recordResolvers(store, config),
-        indicatorResolvers(config, normalizeLimiter),
+        indicatorResolvers(config, services.normalizeQuota),
         membershipResolvers(roster),
-        rosterProposalResolvers(new RosterProposals(db, roster, opts.adminKey)),
-        networkResolvers(opts.network ?? (() => NO_NETWORK)),
-        lookupResolvers({ service: lookup, limiter, metrics, defaultRegion: config.defaultRegion }),
+        rosterProposalResolvers(services.proposals),
+        networkResolvers(services.network),
+        lookupResolvers({ service: lookup, limiter: services.lookupQuota, metrics, defaultRegion: config.defaultRegion }),
         auditResolvers(audit, lookup, config.defaultRegion),
-        exportResolvers(new RecordExporter(store, audit, (type, canonical) => lookup.digestsOf(type, canonical))),
-        matchResolvers({ store: matches, records: store, roster: () => opts.lookup?.roster() ?? null, metrics, matchFound }),
+        exportResolvers(services.exporter),
+        matchResolvers({ store: matches, records: store, roster: services.rosterState, metrics, matchFound }),
       ),
       roles,
     ), caseDataFieldsOf(sdl));
@@ -261,7 +245,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       limits: config.limits,
       validationRules: limitValidationRules(config.limits),
       authorize: (payload) => authorizeSubscriber(payload, verifyToken, subscriptionRoles, logger),
-      caseDataAudit,
+      caseDataAudit: services.caseData,
       metrics,
       logger,
     });
@@ -288,13 +272,13 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     // Case data in the answer is audited before the answer is sent (case-data.ts).
     gql.graphql.addHook('onResolution', async (_execution, context) => {
       const ctx = context as unknown as ApiContext;
-      await caseDataAudit.flush(ctx.caseData, ctx, ctx.operation ?? 'query');
+      await services.caseData.flush(ctx.caseData, ctx, ctx.operation ?? 'query');
     });
 
     // Raised matches reach subscribers as they are now in the database (read once per batch of ids,
     // then fanned out to every subscriber of this process); one decided or retracted meanwhile is
     // not pushed.
-    const feed = opts.matchFeed;
+    const feed = services.matchFeed;
     if (feed !== undefined) {
       const unsubscribe = feed.subscribe((ids) => {
         matches.getMany(ids).then(
@@ -310,7 +294,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
     }
   });
 
-  return { app: app as unknown as FastifyInstance, metrics, lookup, audit, matches };
+  return { app: app as unknown as FastifyInstance };
 }
 
 /**

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
 import type { AuthConfig } from '../config.ts';
+import { writeFileExclusive } from '../atomic-file.ts';
 import { AuthError, ROLES, type Role } from './auth.ts';
 
 /** The node's own token-signing key: Ed25519, created in the data directory on first use. */
@@ -26,14 +27,8 @@ export async function loadOrCreateApiKey(dataDir: string): Promise<ApiKey & { cr
     const jwk = await exportJWK(privateKey);
     jwk.kid = await calculateJwkThumbprint(jwk);
     jwk.alg = 'EdDSA';
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      // `wx`: if another process created the key meanwhile, keep theirs.
-      fs.writeFileSync(file, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-      created = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+    // Whole or not at all, 0600 in a 0700 directory; if another process created the key meanwhile, keep theirs.
+    created = writeFileExclusive(file, `${JSON.stringify(jwk, null, 2)}\n`);
   }
   return { ...(await readApiKey(file)), created };
 }

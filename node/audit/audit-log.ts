@@ -5,6 +5,7 @@
  */
 import type { Database, Queryable } from '../storage/database.ts';
 import { ValidationError } from '../errors.ts';
+import { makeCursor } from '../encoding/cursor.ts';
 
 /** What an audited action records. `details` must never hold a raw value or a canonical form. */
 export interface AuditEntryInput {
@@ -47,19 +48,8 @@ export interface AuditPage {
 
 export const MAX_AUDIT_PAGE = 500;
 
-// Opaque to clients; the prefix lets the encoding change without misreading old cursors.
-const CURSOR_PREFIX = 'a1:';
-
-export function encodeAuditCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
-}
-
-function decodeAuditCursor(cursor: string): string {
-  const text = /^[A-Za-z0-9_-]{1,64}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^\d{1,18}$/.test(id)) throw new ValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
-  return id;
-}
+/** Cursors of `auditLog`, keyed by row id (the prefix keeps cursors already handed out valid). */
+export const AUDIT_CURSOR = makeCursor('a1:');
 
 interface AuditRow {
   id: string;
@@ -139,7 +129,7 @@ export class AuditLog {
     }
     const { where, params } = filterSql(filter);
     if (after != null) {
-      params.push(decodeAuditCursor(after));
+      params.push(AUDIT_CURSOR.decode(after));
       where.push(`id < $${params.length}::bigint`);
     }
     params.push(first + 1);
@@ -147,7 +137,7 @@ export class AuditLog {
       `${SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );
-    return { entries: rows.slice(0, first).map((r) => ({ ...toEntry(r), cursor: encodeAuditCursor(r.id) })), hasNextPage: rows.length > first };
+    return { entries: rows.slice(0, first).map((r) => ({ ...toEntry(r), cursor: AUDIT_CURSOR.encode(r.id) })), hasNextPage: rows.length > first };
   }
 
   async count(filter: AuditFilter = {}): Promise<number> {

@@ -1,10 +1,9 @@
 import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
 import { parseInteger } from './admin/propose.ts';
-import type { LogLevel } from '../config.ts';
+import { LOG_LEVELS, type LogLevel } from '../config.ts';
 import { DEMO_DEFAULTS } from '../demo/defaults.ts';
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Three embedded databases in one process: more is a load test, not a demo (scripts/bench). */
 const MAX_RECORDS = 100_000;
 
@@ -35,7 +34,7 @@ Options:
   --http-port BASE   GraphQL of the members on BASE, BASE+1, BASE+2 (default 4101); a new demo's
                      P2P ports are BASE+10.. and are kept for later runs
   --fresh            delete the demo in DIR and start over
-  --log-level LEVEL  node logs on stderr: fatal|error|warn|info|debug|trace|silent (default warn)
+  --log-level LEVEL  node logs on stderr: ${LOG_LEVELS.join('|')} (default ${DEMO_DEFAULTS.logLevel})
 
 Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 could not start (a port in use, a demo already
 running in DIR, ...), 2 wrong usage.

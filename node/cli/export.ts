@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from './command.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { AllianceError } from '../errors.ts';
+import { DEFAULTS } from '../config.ts';
 import { askNode, NoAnswer, targetOf } from './node-client.ts';
 import { CATEGORIES, STATUSES, SUBJECT_KINDS } from '../identifiers/vocabulary.ts';
 
@@ -55,7 +56,7 @@ Options:
                         written on the command line itself is accepted, but shows in the process
                         list, shell history and npm's echo of the command: prefer the two ways above.)
   --data-dir DIR        without --url: the node running on this data directory (env ALLIANCE_DATA_DIR,
-                        default ./data), found where it recorded its address (DIR/listen.json), with a
+                        default ${DEFAULTS.dataDir}), found where it recorded its address (DIR/listen.json), with a
                         5-minute trust token signed by the node's API key
   --http HOST:PORT      that node's HTTP address, if not the one it recorded (env ALLIANCE_HTTP)
   --sub NAME            subject of that token, as the audit log shows it (default cli-<user name>)
@@ -100,6 +101,8 @@ the node (not running, unreachable, token refused, or an error of the node); not
       throw err;
     }
 
+    // Pages are streamed into a temporary file beside --out, flushed and renamed once complete: not
+    // node/atomic-file.ts, which takes the whole content at once (an export may be every record).
     const tmp = out === undefined ? undefined : path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${process.pid}.tmp`);
     let fd = 1;
     if (tmp !== undefined) {

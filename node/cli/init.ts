@@ -1,6 +1,6 @@
 import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
-import { loadConfig } from '../config.ts';
+import { DEFAULTS, loadConfig } from '../config.ts';
 
 export const initCommand: Command = {
   summary: 'create this member\'s keys and print its membership request',
@@ -25,7 +25,7 @@ Options:
   --addr MULTIADDR    address other members dial, e.g. /dns4/node.example.org/tcp/4001
                       (repeatable; without /p2p/<peer id>)
   --print             print the existing identity's request instead of creating one
-  --data-dir DIR      node data directory (env ALLIANCE_DATA_DIR, default ./data)
+  --data-dir DIR      node data directory (env ALLIANCE_DATA_DIR, default ${DEFAULTS.dataDir})
 `,
   options: {
     'member-id': { type: 'string' },

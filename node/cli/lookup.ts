@@ -1,6 +1,7 @@
 import type { Command } from './command.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { IDENTIFIER_TYPES } from '../identifiers/vocabulary.ts';
+import { DEFAULTS } from '../config.ts';
 import { askNode, NoAnswer, targetOf, type NodeTarget } from './node-client.ts';
 import { remainingLines } from './stdin.ts';
 
@@ -68,7 +69,7 @@ Options:
                     line itself is accepted, but shows in the process list, shell history and npm's
                     echo of the command: prefer the two ways above.)
   --data-dir DIR    without --url: the node running on this data directory (env ALLIANCE_DATA_DIR,
-                    default ./data), found where it recorded its address (DIR/listen.json), with a
+                    default ${DEFAULTS.dataDir}), found where it recorded its address (DIR/listen.json), with a
                     5-minute trust token signed by the node's API key
   --http HOST:PORT  that node's HTTP address, if not the one it recorded (env ALLIANCE_HTTP)
   --sub NAME        subject of that token, as the audit log shows it (default cli-<user name>)

@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from '../config.ts';
+import { DEFAULTS, loadConfig, type Config } from '../config.ts';
 
 /** Flags shared by every command that opens a node's data directory or storage. */
 export const STORAGE_OPTIONS = {
@@ -6,7 +6,7 @@ export const STORAGE_OPTIONS = {
   'database-url': { type: 'string' },
 } as const;
 
-export const STORAGE_USAGE = `  --data-dir DIR         node data directory (env ALLIANCE_DATA_DIR, default ./data)
+export const STORAGE_USAGE = `  --data-dir DIR         node data directory (env ALLIANCE_DATA_DIR, default ${DEFAULTS.dataDir})
   --database-url URL     PostgreSQL to use instead of the embedded database (env DATABASE_URL)
 `;
 

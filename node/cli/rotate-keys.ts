@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { loadConfig } from '../config.ts';
+import { DEFAULTS, loadConfig } from '../config.ts';
 
 export const rotateKeysCommand: Command = {
   summary: "rotate this member's keys in place and print its new membership request",
@@ -25,7 +25,7 @@ counts: the request always offers the newest keys.
 Options:
   --encryption        also replace the encryption key
   --peer              also replace the peer key
-  --data-dir DIR      node data directory (env ALLIANCE_DATA_DIR, default ./data)
+  --data-dir DIR      node data directory (env ALLIANCE_DATA_DIR, default ${DEFAULTS.dataDir})
 `,
   options: {
     encryption: { type: 'boolean' },

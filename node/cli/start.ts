@@ -1,5 +1,6 @@
 import type { Command } from './command.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from './options.ts';
+import { DEFAULTS, LOG_LEVELS } from '../config.ts';
 import type { PortNeed } from '../ports.ts';
 
 export const startCommand: Command = {
@@ -19,10 +20,10 @@ made a member identity and whose roster is still empty is refused (GENESIS_REQUI
 for its alliance's genesis, pass --genesis FILE.
 
 Options:
-${STORAGE_USAGE}  --http HOST:PORT       HTTP listen address (env ALLIANCE_HTTP, default 127.0.0.1:4000)
-  --p2p MULTIADDR        libp2p listen address (env ALLIANCE_P2P, default /ip4/0.0.0.0/tcp/4001)
+${STORAGE_USAGE}  --http HOST:PORT       HTTP listen address (env ALLIANCE_HTTP, default ${DEFAULTS.http})
+  --p2p MULTIADDR        libp2p listen address (env ALLIANCE_P2P, default ${DEFAULTS.p2p})
   --genesis FILE         roster genesis or roster log file (env ALLIANCE_GENESIS)
-  --log-level LEVEL      fatal|error|warn|info|debug|trace|silent (env ALLIANCE_LOG_LEVEL, default info)
+  --log-level LEVEL      ${LOG_LEVELS.join('|')} (env ALLIANCE_LOG_LEVEL, default ${DEFAULTS.logLevel})
 
 Both ports are checked before anything is written: one in use is named with the flag that changes
 it (PORT_IN_USE). Once listening, the node records its GraphQL URL in DIR/listen.json (removed when it

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from './command.ts';
 import { UsageError } from './errors.ts';
-import { loadConfig } from '../config.ts';
+import { DEFAULTS, loadConfig } from '../config.ts';
 import type { Role } from '../api/auth.ts';
 
 export const tokenCommand: Command = {
@@ -14,7 +14,7 @@ Options:
   --role ROLE       analyst (records), trust (read and lookup), admin (everything)
   --sub NAME        who the token is for, recorded with every change (default: the role)
   --ttl DURATION    lifetime such as 30m, 8h, 7d; at most 90d (default 8h)
-  --data-dir DIR    node data directory (env ALLIANCE_DATA_DIR, default ./data)
+  --data-dir DIR    node data directory (env ALLIANCE_DATA_DIR, default ${DEFAULTS.dataDir})
 `,
   options: { role: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, 'data-dir': { type: 'string' } },
   async run(values) {

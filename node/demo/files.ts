@@ -1,21 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-file.ts';
 
-/** Writes `text` to `file` whole or not at all: a temporary file beside it, flushed, then renamed over it. */
+/**
+ * Writes one of the demo's files whole or not at all (node/atomic-file.ts): owner-only by default,
+ * as they hold tokens and keys, in owner-only directories made as needed.
+ */
 export function writeFileAtomic(file: string, text: string, mode = 0o600): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'wx', mode);
-    try {
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
+  writeFileAtomicSync(file, text, { mode, dirMode: 0o700 });
 }

@@ -6,7 +6,6 @@
  * demo directory, unseeded records excepted.
  */
 import fs from 'node:fs';
-import { RecordStore } from '../records/store.ts';
 import path from 'node:path';
 import { loadConfig, type Config, type LogLevel } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -224,7 +223,7 @@ async function seed(nodes: MemberNode[], state: DemoState, opts: DemoOptions, pr
 }
 
 async function recordCount(n: MemberNode): Promise<number> {
-  return new RecordStore(n.node.db).count();
+  return n.node.records.count();
 }
 
 async function summarize(nodes: MemberNode[], dir: string, seeded: boolean, seconds: number, logger: Logger): Promise<DemoSummary> {
@@ -236,7 +235,7 @@ async function summarize(nodes: MemberNode[], dir: string, seeded: boolean, seco
     const key = await loadOrCreateApiKey(config.dataDir);
     const token = (role: 'analyst' | 'trust' | 'admin') => issueToken(key, config.auth, { role, sub: `demo-${role}`, ttlSeconds: DEMO_DEFAULTS.tokenTtlSeconds });
     const tokens = { analyst: await token('analyst'), trust: await token('trust'), admin: await token('admin') };
-    members.push({ id: n.id, name: member.name, kind: member.kind, graphqlUrl: n.node.graphqlUrl, records: await recordCount(n), matches: await n.node.api.matches.count(), tokens });
+    members.push({ id: n.id, name: member.name, kind: member.kind, graphqlUrl: n.node.graphqlUrl, records: await recordCount(n), matches: await n.node.matches.count(), tokens });
     urls.set(n.id, { url: n.node.graphqlUrl, trust: tokens.trust, analyst: tokens.analyst });
   }
   const state = readState(dir)!;

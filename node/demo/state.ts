@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DemoError } from './errors.ts';
 import { writeFileAtomic } from './files.ts';
+import { temporaryFileTarget } from '../atomic-file.ts';
 
 export const STATE_FILE = 'demo-state.json';
 export const SUMMARY_FILE = 'demo.json';
@@ -53,10 +54,14 @@ export function writeState(dir: string, state: DemoState): void {
 
 /** Names the demo makes at the top of its directory; anything else there is not the demo's. */
 function isDemoEntry(name: string, memberIds: readonly string[]): boolean {
+  const files = [STATE_FILE, SUMMARY_FILE, LOCK_FILE, 'roster.jsonl', 'genesis.json'];
+  const written = temporaryFileTarget(name);
   return (
-    [STATE_FILE, SUMMARY_FILE, LOCK_FILE, 'roster.jsonl', 'genesis.json', 'admins'].includes(name) ||
+    [...files, 'admins'].includes(name) ||
     memberIds.includes(name) ||
-    // Leftovers of a killed run: temporary files of atomic writes, a lock takeover guard.
+    // Leftovers of a killed run: temporary files of atomic writes of the demo's files (older runs
+    // named them .<name>.<pid>.<hex>.tmp), a lock takeover guard.
+    (written !== undefined && files.includes(written)) ||
     /^\..+\.tmp$/.test(name) ||
     name.startsWith(`${LOCK_FILE}.`)
   );

@@ -1,7 +1,8 @@
 /*
- * Marketplace listing and shop URLs reduced to platform + id (DESIGN §3). Shared by the `url`
- * normaliser (`<platform>:<kind>:<id>`) and the `shop` normaliser (`<platform>:<id>`), so that a shop
- * URL and a typed shop id give the same platform name and the same id. Rules, platform names and
+ * Marketplace listing and shop URLs reduced to platform + id (schema/identifiers.md, `url`,
+ * "Marketplaces"). Shared by the `url` normaliser (`<platform>:<kind>:<id>`) and the `shop`
+ * normaliser (`<platform>:<id>`), so that a shop URL and a typed shop id give the same platform name
+ * and the same id. Rules, platform names and
  * examples: schema/identifiers.md (`url`); the reasons for each platform decision are there too.
  *
  * Everything works on a WHATWG URL already parsed by the caller: host dispatch is a map lookup on

@@ -14,7 +14,7 @@ import { normalizeName, normalizeAddress } from './text.ts';
 
 export { NormalizeError, type NormalizeOptions } from './types.ts';
 
-/** One normaliser per identifier type (DESIGN §3); rules in schema/identifiers.md. */
+/** One normaliser per identifier type; rules in schema/identifiers.md. */
 export const NORMALIZERS: Record<IdentifierType, Normalizer> = {
   email: normalizeEmail,
   phone: normalizePhone,

@@ -2,7 +2,7 @@
 export const SUBJECT_KINDS = ['SELLER', 'SHOP', 'PERSON', 'COMPANY', 'LISTING'] as const;
 export const CATEGORIES = ['COUNTERFEIT', 'TRADEMARK', 'COPYRIGHT', 'PATENT', 'DESIGN', 'GREY_MARKET', 'OTHER'] as const;
 export const STATUSES = ['SUSPECTED', 'CONFIRMED', 'DISPUTED', 'CLEARED'] as const;
-/** DESIGN §7: the identifier type names users and scripts rely on. */
+/** The identifier type names users and scripts rely on (schema/identifiers.md, "Types"). */
 export const IDENTIFIER_TYPES = [
   'email',
   'phone',

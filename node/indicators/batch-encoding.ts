@@ -2,7 +2,7 @@ import { isCanonicalBase64url, isHash } from '../encoding/base64url.ts';
 import { ID_PATTERN } from '../encoding/ids.ts';
 import { isDay, isSecond } from '../encoding/time.ts';
 /**
- * The batch of DESIGN §2 as data: its type, its limits, the canonical form of every field and the
+ * The batch (schema/wire.md §1) as data: its type, its limits, the canonical form of every field and the
  * canonical JSON payload. Signing and verification are in batch.ts; the format is specified in
  * schema/wire.md, which this file must match.
  */
@@ -13,7 +13,7 @@ import { BatchError } from './batch-error.ts';
 /** Version of the batch format; the payload's `v`. */
 export const BATCH_VERSION = 1;
 
-/** What a member publishes (DESIGN §2). Every field is required; see schema/wire.md for each form. */
+/** What a member publishes (schema/wire.md §1). Every field is required; see schema/wire.md for each form. */
 export interface Batch {
   v: typeof BATCH_VERSION;
   /** Alliance id, an {@link ID_PATTERN} string. */

@@ -1,6 +1,7 @@
 /**
- * Verified ingest of signed batches (DESIGN §2, schema/wire.md §9 "Receiving batches") into
- * `batches` (the exact JWS of every origin's chain) and `indicators` (the live indicators they add).
+ * Verified ingest of signed batches (docs/architecture.md, "The exchange"; schema/wire.md §9
+ * "Receiving batches") into `batches` (the exact JWS of every origin's chain) and `indicators` (the
+ * live indicators they add).
  *
  *   const store = new BatchStore(db, { roster: () => rosterStore.state, graceMs });
  *   const outcome = await store.ingest(jws);        // 'stored' | 'duplicate' | 'gap' | 'future_epoch' | 'rejected'
@@ -51,7 +52,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { statement, type Database, type Queryable } from '../storage/database.ts';
-import { epochLiveUntil, findSigningKey, signingKeyValidAt, memberById, type RosterState } from '../membership/roster-state.ts';
+import { integerArrayLiteral, textArrayLiteral } from '../storage/sql.ts';
+import { epochLiveUntil, findSigningKey, liveEpochs, signingKeyValidAt, memberById, type RosterState } from '../membership/roster-state.ts';
 import { BatchError, verifyBatch, type Batch, type BatchErrorReason, type BatchLimits, type VerifiedBatch } from './batch.ts';
 import { toWireTime } from '../encoding/time.ts';
 import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
@@ -528,9 +530,7 @@ export class BatchStore {
 
   /** Epochs whose indicators are matchable now: the current one and older ones within their grace. */
   liveEpochs(): number[] {
-    const state = this.#opts.roster();
-    if (state === null) return [];
-    return state.epochs.map((e) => e.epoch).filter((e) => this.#epochLive(e, state));
+    return liveEpochs(this.#opts.roster(), this.#opts.graceMs, this.#now());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -664,29 +664,6 @@ function effectOf(p: Pending, nowTime: string): Effect {
   return { adds, retracts };
 }
 
-const NEEDS_ESCAPE = /["\\]/;
-
-function arrayElement(v: string | null): string {
-  if (v === null) return 'NULL';
-  return NEEDS_ESCAPE.test(v) ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
-}
-
-/**
- * A PostgreSQL text[] literal (null elements are NULL), built here rather than by the driver, whose
- * general escaping costs more than the statement's own work at tens of thousands of values. Every
- * element is double-quoted, so an id spelled `NULL` stays a string; the values written on the
- * ingest path (ids, base64url, enum names, days, times) never need an escape, so that case is one join.
- */
-export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
-  if (values.length === 0) return '{}';
-  for (const v of values) if (v === null || NEEDS_ESCAPE.test(v)) return `{${values.map(arrayElement).join(',')}}`;
-  return `{"${values.join('","')}"}`;
-}
-
-function integerArray(values: readonly number[]): string {
-  return `{${values.join(',')}}`;
-}
-
 const WRITE_BATCH = statement(
   'alliance_write_batch',
   `WITH stored AS (
@@ -749,7 +726,7 @@ async function writeBatch(tx: Queryable, p: Pending, now: Date, published: boole
       textArrayLiteral(set.ref),
       textArrayLiteral(set.categories),
       textArrayLiteral(set.status),
-      integerArray(set.confidence),
+      integerArrayLiteral(set.confidence),
       textArrayLiteral(set.firstSeen),
       textArrayLiteral(set.expiresAt),
       textArrayLiteral(del.type),

@@ -1,5 +1,5 @@
 /**
- * Signed batches (DESIGN §2, specified in schema/wire.md): what a member publishes, one Ed25519
+ * Signed batches (docs/architecture.md, "Records, refs and indicators"; specified in schema/wire.md): what a member publishes, one Ed25519
  * signature (compact JWS) per batch, verified by every node before it stores or relays the batch.
  *
  *   const jws = await signBatch(batch, { privateKey, kid });   // then batchHash(jws) is the next prev

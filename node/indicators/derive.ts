@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import type { EpochKey } from '../membership/epoch-keyring.ts';
 import type { StoredRecord } from '../records/model.ts';
 import type { IdentifierType } from '../identifiers/vocabulary.ts';
 import type { Indicator } from './indicator.ts';
@@ -6,27 +7,13 @@ import type { Indicator } from './indicator.ts';
 /** Version tag of the derivation; part of every digest, so a new scheme can never collide with this one. */
 export const DERIVATION_VERSION = 'alliance:v1';
 
-/** Bytes of an epoch key K_e. */
-export const EPOCH_KEY_BYTES = 32;
-
 /**
- * The string that is keyed-hashed for one identifier: `alliance:v1:<type>:<canonical>` (DESIGN §1).
- * The one place the input is formed: a later stage that replaces `canonical` by an OPRF output
+ * The string that is keyed-hashed for one identifier: `alliance:v1:<type>:<canonical>`
+ * (docs/architecture.md, "Keys and digests"). The one place the input is formed: a later stage that replaces `canonical` by an OPRF output
  * (RFC 9497) changes this function and nothing else.
  */
 export function derivationInput(type: IdentifierType, canonical: string): string {
   return `${DERIVATION_VERSION}:${type}:${canonical}`;
-}
-
-/**
- * An epoch key ready for HMAC. Made once per epoch: importing raw key bytes on every HMAC costs
- * about seven times the HMAC itself.
- */
-export type EpochKey = KeyObject;
-
-export function epochKey(bytes: Uint8Array): EpochKey {
-  if (bytes.length !== EPOCH_KEY_BYTES) throw new RangeError(`an epoch key has ${EPOCH_KEY_BYTES} bytes, not ${bytes.length}`);
-  return createSecretKey(bytes);
 }
 
 /** `HMAC-SHA256(K_e, "alliance:v1:" + type + ":" + canonical)`, as base64url without padding. */
@@ -48,8 +35,8 @@ export type IndicatorSource = Pick<StoredRecord, 'ref' | 'categories' | 'status'
 };
 
 /**
- * The indicators of one record (DESIGN §2): one per distinct (type, canonical) identifier, all
- * carrying the record's `ref`. A CLEARED record (or one being deleted: `op` 'retract') retracts them.
+ * The indicators of one record (docs/architecture.md, "Records, refs and indicators"): one per
+ * distinct (type, canonical) identifier, all carrying the record's `ref`. A CLEARED record (or one being deleted: `op` 'retract') retracts them.
  */
 export function indicatorsOf(record: IndicatorSource, opts: IndicatorOptions, op?: Indicator['op']): Indicator[] {
   const now = opts.now ?? new Date();

@@ -1,8 +1,9 @@
 import type { Category, IdentifierType, RecordStatus } from '../identifiers/vocabulary.ts';
 
 /**
- * What a member publishes about one identifier of one of its records (DESIGN §2). Holds no raw
- * data: the identifier is only present as its keyed digest, the record only as its random `ref`.
+ * What a member publishes about one identifier of one of its records (docs/architecture.md,
+ * "Records, refs and indicators"). Holds no raw data: the identifier is only present as its keyed
+ * digest, the record only as its random `ref`.
  */
 export interface Indicator {
   type: IdentifierType;

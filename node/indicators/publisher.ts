@@ -1,5 +1,5 @@
 /**
- * Turns this member's record changes into signed batches (DESIGN §2).
+ * Turns this member's record changes into signed batches (docs/architecture.md, "The exchange").
  *
  * Every record write queues the record's `ref` in `indicator_outbox` in the same transaction
  * (migrations/005_exchange.sql). `flush` drains it: per transaction it takes a few thousand refs,
@@ -28,7 +28,8 @@
 import { signBatch, batchHash, type Batch } from './batch.ts';
 import { toWireTime } from '../encoding/time.ts';
 import { type Ed25519Key } from '../encoding/ed25519.ts';
-import { indicatorsOf, type EpochKey } from './derive.ts';
+import { indicatorsOf } from './derive.ts';
+import { type EpochKey } from '../membership/epoch-keyring.ts';
 import type { Indicator } from './indicator.ts';
 import { lockOrigins, type BatchStore } from './batch-store.ts';
 import { BATCH_LIMITS } from './batch-encoding.ts';
@@ -47,8 +48,8 @@ class EpochMovedError extends Error {
 export interface PublisherOptions {
   /** The records' outbox the publisher takes changed records from; default one over the publisher's database. */
   outbox?: RecordOutbox;
-  /** This member: its id and every signing key its identity holds (old and new). */
-  self: { id: string; signingKeys: Array<{ kid: string; privateKey: Ed25519Key }> };
+  /** This member: its id and every signing key its identity holds (old and new), read at each flush. */
+  self: { readonly id: string; readonly signingKeys: ReadonlyArray<{ kid: string; privateKey: Ed25519Key }> };
   roster: () => RosterState | null;
   /** The key of an epoch, if this node holds it. */
   epochKey: (epoch: number) => EpochKey | undefined;
@@ -105,6 +106,8 @@ export class Publisher {
   #loop: Promise<void> = Promise.resolve();
   #running = false;
   #lastRefresh = 0;
+  /** Whether this start compared the last batch's epoch with the roster's (retried until it could). */
+  #epochChecked = false;
 
   constructor(db: Database, opts: PublisherOptions) {
     if (!Number.isInteger(opts.batchItems) || opts.batchItems < 1 || opts.batchItems > BATCH_LIMITS.maxItems) {
@@ -131,9 +134,14 @@ export class Publisher {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#epochChecked = false;
     const loop = async (first: boolean) => {
       try {
         if (first) await this.publishPending();
+        if (!this.#epochChecked) {
+          await this.#requeueAfterNewEpoch();
+          this.#epochChecked = true;
+        }
         const every = this.#opts.refreshIntervalMs ?? 3_600_000;
         if (Date.now() - this.#lastRefresh >= every) {
           this.#lastRefresh = Date.now();
@@ -146,6 +154,17 @@ export class Publisher {
       if (this.#running) this.#timer = setTimeout(() => (this.#loop = loop(false)), this.#opts.windowMs);
     };
     this.#loop = loop(true);
+  }
+
+  /**
+   * A new epoch key installed while the node was down (or just before it stopped) must still lead
+   * to re-publishing: this node's last batch is then of an older epoch.
+   */
+  async #requeueAfterNewEpoch(): Promise<void> {
+    const state = this.#opts.roster();
+    if (state === null || this.#opts.epochKey(state.epoch) === undefined) return;
+    const last = await this.#opts.store.lastEpoch(this.#opts.self.id);
+    if (last !== null && last < state.epoch) await this.#outbox.queueAll();
   }
 
   /** Stops the loop and waits for a flush in progress. */

@@ -1,5 +1,5 @@
 /**
- * Cross-member lookup (DESIGN §2, §5): "who else knows these identifiers?", answered from this node's
+ * Cross-member lookup (docs/architecture.md, "Lookup"): "who else knows these identifiers?", answered from this node's
  * own database, never by asking peers.
  *
  *   const service = new LookupService(db, sources);
@@ -23,10 +23,11 @@
  * before the answer is returned: concurrent lookups share one insert and one commit, which under load
  * costs the database a fraction of a row insert per lookup.
  *
- * Matching (DESIGN §2 "Match") compares the same digests against the same rows: the `peer` part of
+ * Matching (docs/architecture.md, "Matching") compares the same digests against the same rows: the `peer` part of
  * `LOOKUP_SQL` is the query it can reuse.
  */
-import { deriveDigest, type EpochKey } from '../indicators/derive.ts';
+import { deriveDigest } from '../indicators/derive.ts';
+import { type EpochKey } from '../membership/epoch-keyring.ts';
 import { normalizeMany } from '../identifiers/many.ts';
 import type { RosterState } from '../membership/roster-state.ts';
 import type { MemberKind } from '../membership/types.ts';

@@ -1,4 +1,5 @@
 import { AllianceError } from '../errors.ts';
+import { TokenBuckets } from '../encoding/token-bucket.ts';
 
 /** A lookup refused by the caller's quota: `retryAfter` is in whole seconds. */
 export class RateLimitError extends AllianceError {
@@ -19,40 +20,33 @@ export interface RateLimitOptions {
   now?: () => number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 /** Buckets kept before idle ones (refilled to the brim, so forgetting them changes nothing) are swept. */
 const SWEEP_ABOVE = 10_000;
 
 /**
- * Token buckets per key (the token subject). A request takes one token per identifier, all or none:
- * a refused request costs nothing, so a client that waits `retryAfter` seconds gets through.
- * In-process state: each API process enforces the quota on its own.
+ * A quota per key (the token subject), in identifiers per minute, on the node's token buckets
+ * (node/encoding/token-bucket.ts). A request takes one token per identifier, all or none: a refused
+ * request costs nothing, so a client that waits `retryAfter` seconds gets through. In-process state:
+ * each API process enforces the quota on its own.
  */
 export class RateLimiter {
-  readonly #perMs: number;
-  readonly #burst: number;
+  readonly #buckets: TokenBuckets | undefined;
   readonly #now: () => number;
-  readonly #buckets = new Map<string, Bucket>();
 
   constructor(opts: RateLimitOptions) {
     if (!(opts.perMinute >= 0) || !Number.isFinite(opts.perMinute)) throw new RangeError('perMinute must be a non-negative number');
     if (!(opts.burst >= 1) || !Number.isFinite(opts.burst)) throw new RangeError('burst must be at least 1');
-    this.#perMs = opts.perMinute / 60_000;
-    this.#burst = opts.burst;
+    this.#buckets = opts.perMinute === 0 ? undefined : new TokenBuckets({ perSecond: opts.perMinute / 60, burst: opts.burst, sweepAbove: SWEEP_ABOVE });
     this.#now = opts.now ?? Date.now;
   }
 
   get unlimited(): boolean {
-    return this.#perMs === 0;
+    return this.#buckets === undefined;
   }
 
   /** The most one request may take: a bigger one could never be served. */
   get burst(): number {
-    return this.unlimited ? Number.POSITIVE_INFINITY : this.#burst;
+    return this.#buckets?.burst ?? Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -60,28 +54,8 @@ export class RateLimiter {
    * the bucket will hold `n` (nothing is taken then).
    */
   take(key: string, n: number): number {
-    if (this.unlimited || n <= 0) return 0;
-    if (n > this.#burst) throw new RangeError(`a request of ${n} exceeds the burst of ${this.#burst}`);
-    const now = this.#now();
-    let bucket = this.#buckets.get(key);
-    if (bucket === undefined) {
-      if (this.#buckets.size >= SWEEP_ABOVE) this.#sweep(now);
-      bucket = { tokens: this.#burst, at: now };
-      this.#buckets.set(key, bucket);
-    } else {
-      bucket.tokens = Math.min(this.#burst, bucket.tokens + Math.max(0, now - bucket.at) * this.#perMs);
-      bucket.at = now;
-    }
-    if (bucket.tokens >= n) {
-      bucket.tokens -= n;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((n - bucket.tokens) / this.#perMs / 1000));
-  }
-
-  #sweep(now: number): void {
-    for (const [key, b] of this.#buckets) {
-      if (b.tokens + (now - b.at) * this.#perMs >= this.#burst) this.#buckets.delete(key);
-    }
+    if (this.#buckets === undefined || n <= 0) return 0;
+    const taken = this.#buckets.take(key, this.#now(), n);
+    return taken.ok ? 0 : Math.ceil(taken.retryAfterMs / 1000);
   }
 }

@@ -9,6 +9,7 @@
  * it was down are not pushed (subscribers that must not miss any re-read `matches(filter: {state:
  * [NEW], since})` after reconnecting).
  */
+import type { Startable } from '@libp2p/interface';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 import type { MatchFeed } from './feed.ts';
@@ -23,22 +24,21 @@ export interface MatchListenerOptions {
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
-export class MatchListener {
+export class MatchListener implements Startable {
   readonly #opts: MatchListenerOptions;
   #client: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   #retryMs = RETRY_MIN_MS;
   #stopped = false;
 
-  private constructor(opts: MatchListenerOptions) {
+  constructor(opts: MatchListenerOptions) {
     this.#opts = opts;
   }
 
   /** Connects and listens; if the first attempt fails it keeps retrying in the background. */
-  static async start(opts: MatchListenerOptions): Promise<MatchListener> {
-    const listener = new MatchListener(opts);
-    await listener.#connect();
-    return listener;
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#connect();
   }
 
   get listening(): boolean {

@@ -1,5 +1,5 @@
 /**
- * Raises match alerts (DESIGN §2 "Match") in both directions, inside the transaction that changed
+ * Raises match alerts (docs/architecture.md, "Matching") in both directions, inside the transaction that changed
  * the indicators, with one set-based statement per change.
  *
  *   const matcher = new Matcher(db, { self, roster, liveEpochs, notify: db.kind === 'pg', onRaised });
@@ -51,9 +51,10 @@
  * listening on the database.
  */
 import type { Database, Queryable } from '../storage/database.ts';
-import { textArrayLiteral, type IndicatorChange } from '../indicators/batch-store.ts';
+import type { IndicatorChange } from '../indicators/batch-store.ts';
+import { textArrayLiteral } from '../storage/sql.ts';
 import type { RosterState } from '../membership/roster-state.ts';
-import { CommitHooks } from './commit-hooks.ts';
+import { CommitHooks } from '../storage/commit-hooks.ts';
 import { MATCH_CHANNEL, type MatchState } from './model.ts';
 
 export interface MatcherOptions {

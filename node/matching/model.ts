@@ -1,5 +1,5 @@
 /**
- * Match alerts (DESIGN §2 "Match"): the shapes shared by the matcher, the store and the API.
+ * Match alerts (docs/architecture.md, "Matching"): the shapes shared by the matcher, the store and the API.
  * A match is one of this member's records meeting another member's actor, (origin, ref), through
  * the keyed digests of one or more identifiers. Nothing here holds a raw identifier.
  */

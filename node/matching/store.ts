@@ -7,6 +7,7 @@
 import type { Database, Queryable } from '../storage/database.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { ValidationError } from '../errors.ts';
+import { makeCursor } from '../encoding/cursor.ts';
 import { type Category, type IdentifierType, type RecordStatus } from '../identifiers/vocabulary.ts';
 import { MatchError, MAX_MATCH_NOTE, type MatchedIdentifier, type MatchState, type MatchVerdict, type StoredMatch } from './model.ts';
 
@@ -36,19 +37,8 @@ export interface MatchActor {
 
 export const MAX_MATCH_PAGE = 500;
 
-// Opaque to clients; the prefix lets the encoding change without misreading old cursors.
-const CURSOR_PREFIX = 'm1:';
-
-export function encodeMatchCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
-}
-
-function decodeMatchCursor(cursor: string): string {
-  const text = /^[A-Za-z0-9_-]{1,64}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^\d{1,18}$/.test(id)) throw new ValidationError([{ field: 'after', message: 'is not a cursor returned by this API' }]);
-  return id;
-}
+/** Cursors of `matches`, keyed by match id (the prefix keeps cursors already handed out valid). */
+export const MATCH_CURSOR = makeCursor('m1:');
 
 /** A match id as the API shows it (digits); anything else names no match. */
 export function assertMatchId(id: unknown, field = 'id'): string {
@@ -142,7 +132,7 @@ export class MatchStore {
     }
     const { where, params } = filterSql(filter);
     if (after != null) {
-      params.push(decodeMatchCursor(after));
+      params.push(MATCH_CURSOR.decode(after));
       where.push(`id < $${params.length}::bigint`);
     }
     params.push(first + 1);
@@ -150,7 +140,7 @@ export class MatchStore {
       `SELECT ${COLUMNS} FROM matches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );
-    return { matches: rows.slice(0, first).map((r) => ({ ...toMatch(r), cursor: encodeMatchCursor(r.id) })), hasNextPage: rows.length > first };
+    return { matches: rows.slice(0, first).map((r) => ({ ...toMatch(r), cursor: MATCH_CURSOR.encode(r.id) })), hasNextPage: rows.length > first };
   }
 
   async count(filter: MatchFilter = {}): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * Epoch keys (DESIGN §1): a fresh 32-byte `K_e` per epoch, delivered in the roster's `epoch.new`
+ * Epoch keys (docs/architecture.md, "Keys and digests"): a fresh 32-byte `K_e` per epoch, delivered in the roster's `epoch.new`
  * entry wrapped separately to each active member's X25519 key.
  *
  * Wrapping: a compact JWE, `alg: ECDH-ES+A256KW`, `enc: A256GCM`, whose plaintext is the 32 raw key
@@ -26,7 +26,8 @@ import path from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
 import { AllianceError } from '../errors.ts';
-import { MEMBER_ID_PATTERN, keysDir, publicOkpJwk, writeFileExclusive } from './keys.ts';
+import { MEMBER_ID_PATTERN, keysDir, publicOkpJwk } from './keys.ts';
+import { writeFileExclusive } from '../atomic-file.ts';
 import type { EncryptionKey } from './types.ts';
 
 export const EPOCH_KEY_BYTES = 32;

@@ -27,12 +27,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { generateKeyPair as generatePeerKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { AllianceError } from '../errors.ts';
+import { writeFileAtomicSync, writeFileExclusive } from '../atomic-file.ts';
 import { countryCode } from '../identifiers/countries.ts';
 import { MEMBER_KINDS, type AdminKey, type EncryptionKey, type MemberKind, type MembershipRequest, type SigningKey } from './types.ts';
 
@@ -140,38 +141,6 @@ function validateAddr(addr: string): void {
 
 // ---------------------------------------------------------------------------------------------
 // Files
-
-/**
- * Writes `data` to `file` (mode 0600) only if `file` does not exist, atomically: a temporary file
- * in the same directory is written and flushed, then hard-linked to `file` (which fails with EEXIST
- * if it exists), then removed. Returns false if `file` existed. Creates missing parent directories 0700.
- */
-export function writeFileExclusive(file: string, data: string): boolean {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = writeFlushedTemp(file, data);
-  try {
-    fs.linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
-/** Writes `data` to a new 0600 temporary file beside `file`, flushed to disk; returns its path. */
-function writeFlushedTemp(file: string, data: string): string {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return tmp;
-}
 
 export function keysDir(dataDir: string): string {
   return path.join(dataDir, 'keys');
@@ -374,7 +343,7 @@ async function checkPrivateOkp(jwk: JWK | undefined, crv: 'Ed25519' | 'X25519', 
 }
 
 /**
- * The public membership request of an identity (DESIGN §7): what an admin turns into `member.add`,
+ * The public membership request of an identity (docs/architecture.md, "Members and the roster"): what an admin turns into `member.add`,
  * or after a rotation into `member.update` (`alliance admin rotate`). It offers the newest keys only:
  * older signing keys are the roster's business (it already lists them, with their validity).
  */
@@ -468,7 +437,7 @@ export async function rotateMemberKeys(dataDir: string, opts: RotateOptions = {}
       next.peerKey = Buffer.from(privateKeyToProtobuf(peer)).toString('base64');
       peerId = peerIdFromPrivateKey(peer).toString();
     }
-    replaceFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
+    writeFileAtomicSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     const after = await loadMemberIdentity(dataDir);
     return { request: membershipRequest(after), previousSigningKid, signingKid: signing.kid!, encryptionKid, peerId };
   });
@@ -510,24 +479,6 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Replaces `file` by `data` (mode 0600) atomically: temporary file in the same directory, flushed, renamed over it, directory flushed. */
-function replaceFileAtomic(file: string, data: string): void {
-  const dir = path.dirname(file);
-  const tmp = writeFlushedTemp(file, data);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  const dfd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The online half of the admin workflow (DESIGN §7): roster proposals kept in `roster_proposals`,
+ * The online half of the admin workflow (docs/architecture.md, "Members and the roster"): roster proposals kept in `roster_proposals`,
  * signed by this node's admin key (when one is configured, `ALLIANCE_ADMIN_KEY`) and submitted to the
  * RosterStore once they carry the quorum. What the GraphQL fields `rosterProposals`,
  * `proposeRosterChange`, `approveRosterProposal` and `submitRosterEntry` do.

@@ -1,5 +1,5 @@
 /**
- * Roster entries (DESIGN §2, specified in schema/roster.md) as data: the entry and its bodies, their
+ * Roster entries (specified in schema/roster.md) as data: the entry and its bodies, their
  * one valid form, the canonical payload bytes and the entry hash that chains entries. Signatures are
  * in roster-sign.ts, chain validation in roster-state.ts.
  *

@@ -202,6 +202,18 @@ export function epochLiveUntil(state: RosterState, epoch: number, graceMs: numbe
   return toWireTime(new Date(Date.parse(next.startedAt) + graceMs));
 }
 
+/** The epochs whose indicators are matchable at `now`: the current one and those in their grace period. */
+export function liveEpochs(state: RosterState | null, graceMs: number, now: Date): number[] {
+  if (state === null) return [];
+  const t = toWireTime(now);
+  return state.epochs
+    .map((e) => e.epoch)
+    .filter((epoch) => {
+      const until = epochLiveUntil(state, epoch, graceMs);
+      return until === undefined || (until !== null && t < until);
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function genesisState(entry: EntryOf<'genesis'>, hash: string): RosterState {

@@ -1,5 +1,5 @@
 /**
- * The roster in storage (DESIGN §2, schema/roster.md): the validated chain in `roster_entries`, and
+ * The roster in storage (docs/architecture.md, "Members and the roster"; schema/roster.md): the validated chain in `roster_entries`, and
  * the alarms (forks) in `roster_alarms`. Storage only: what an applied `epoch.new` means for this
  * member (unwrapping its key) is the caller's, through `onEpoch`.
  *

@@ -1,5 +1,5 @@
 /**
- * The membership roster (DESIGN §2, specified in schema/roster.md): entries, signatures and the
+ * The membership roster (docs/architecture.md, "Members and the roster"; specified in schema/roster.md): entries, signatures and the
  * validating reducer. One import for the rest of the node:
  *
  *   import { applyEntry, replay, proposeEntry, addSignature, signingKeyValidAt } from './roster.ts';

@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
 
-/** DESIGN §2 member kinds. */
+/** Member kinds, as the roster's `member.add` takes them (schema/roster.md §3). */
 export const MEMBER_KINDS = ['PLATFORM', 'RIGHTS_HOLDER', 'ENFORCEMENT', 'OTHER'] as const;
 export type MemberKind = (typeof MEMBER_KINDS)[number];
 

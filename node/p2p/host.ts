@@ -133,7 +133,7 @@ export const PENALTY = Object.freeze({ weight: -10, fadeSeconds: 3600 });
 
 /**
  * One account of misbehaviour per peer, whatever it misbehaved on: a gossip message a topic
- * validator rejected (on any topic), a heads announcement the peer could not back (exchange.ts). The
+ * validator rejected (on any topic), a heads announcement the peer could not back (claims.ts). The
  * host adds it to the peer's gossip score, so every kind of lie lowers one number, and two kinds (or
  * two topics) cost what as many of one kind cost.
  */

@@ -1,5 +1,6 @@
 /**
- * The exchange's names and its two request/response protocols (DESIGN §4, schema/wire.md §10):
+ * The exchange's names and its two request/response protocols (docs/architecture.md, "The exchange";
+ * schema/wire.md §10):
  *
  * - `/alliance/<id>/heads/1`: what a peer holds, the roster head and each origin's last batch, so a
  *   node can tell what it is missing (asked on connect and periodically);
@@ -17,6 +18,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import type { Logger } from '../log.ts';
 import type { ExchangeMetrics, StreamProtocol, SyncKind } from './metrics.ts';
 import { MAX_WIRE_INTEGER } from '../encoding/integers.ts';
+import { TokenBuckets, type TokenRate } from '../encoding/token-bucket.ts';
 import { Deadline, FramedStream, WireError, WIRE_ERROR_CODES, frameText, parseJsonFrame, translateStreamError, type WireErrorCode } from './wire.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -70,12 +72,8 @@ export const DEFAULT_EXCHANGE_LIMITS: Readonly<ExchangeLimits> = Object.freeze({
   timeoutMs: 10_000,
 });
 
-export interface RateLimit {
-  /** Tokens added per second. */
-  perSecond: number;
-  /** Bucket size: the most requests a peer may make at once after a quiet period. */
-  burst: number;
-}
+/** A peer's request rate: `perSecond` refill, `burst` the most requests at once after a quiet period. */
+export type RateLimit = TokenRate;
 
 /** Heads and sync requests share one bucket per peer. */
 export const DEFAULT_RATE_LIMIT: Readonly<RateLimit> = Object.freeze({ perSecond: 10, burst: 20 });
@@ -210,43 +208,6 @@ function errorFrame(err: WireError): Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rate limit
-
-/** Token buckets by key (peer id): `perSecond` refill, `burst` capacity. */
-export class TokenBuckets {
-  readonly #perSecond: number;
-  readonly #burst: number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(limit: RateLimit) {
-    if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new RangeError('a rate limit needs perSecond > 0 and burst >= 1');
-    this.#perSecond = limit.perSecond;
-    this.#burst = limit.burst;
-  }
-
-  /** Takes one token for `key`: `{ok: true}`, or `{ok: false, retryAfterMs}` until the next token. */
-  take(key: string, now = performance.now()): { ok: boolean; retryAfterMs: number } {
-    const b = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
-    b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#perSecond);
-    b.at = now;
-    this.#buckets.set(key, b);
-    if (this.#buckets.size > 4096) this.#prune(now);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return { ok: true, retryAfterMs: 0 };
-    }
-    return { ok: false, retryAfterMs: Math.ceil(((1 - b.tokens) / this.#perSecond) * 1000) };
-  }
-
-  /** Buckets that have refilled are the same as absent ones: drop them so the map stays small. */
-  #prune(now: number): void {
-    for (const [key, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.#perSecond >= this.#burst) this.#buckets.delete(key);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Responder
 
 export interface ExchangeProtocolsOptions {
@@ -272,6 +233,7 @@ const encoder = new TextEncoder();
 /** Registers the heads and sync handlers on `libp2p`. */
 export async function registerExchangeProtocols(libp2p: Libp2p, opts: ExchangeProtocolsOptions): Promise<ExchangeProtocols> {
   const limits: ExchangeLimits = { ...DEFAULT_EXCHANGE_LIMITS, ...opts.limits };
+  // One bucket per peer (node/encoding/token-bucket.ts), heads and sync together.
   const buckets = new TokenBuckets({ ...DEFAULT_RATE_LIMIT, ...opts.rateLimit });
   const heads = headsProtocol(opts.alliance);
   const sync = syncProtocol(opts.alliance);
@@ -290,7 +252,7 @@ export async function registerExchangeProtocols(libp2p: Libp2p, opts: ExchangePr
       } catch {
         // Bookkeeping of the caller's must not cost the peer its answer.
       }
-      const allowed = buckets.take(peer);
+      const allowed = buckets.take(peer, performance.now());
       if (!allowed.ok) {
         throw new WireError('RATE_LIMITED', 'over the request rate limit; retry later', { details: { retryAfterMs: allowed.retryAfterMs } });
       }

@@ -42,7 +42,7 @@ export interface RecordFields {
 
 export interface StoredRecord extends RecordFields {
   id: string;
-  /** Random 128-bit handle its indicators carry (base64url), stable across updates (DESIGN §2). */
+  /** Random 128-bit handle its indicators carry (base64url), stable across updates (docs/architecture.md, "Records, refs and indicators"). */
   ref: string;
   version: number;
   createdAt: string;

@@ -6,7 +6,7 @@ import type { Category, RecordStatus, SubjectKind } from '../identifiers/vocabul
 import { RECORD_LIMITS, RecordError } from './model.ts';
 import { ValidationError } from '../errors.ts';
 import { STATUSES } from '../identifiers/vocabulary.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { makeCursor } from '../encoding/cursor.ts';
 
 const SELECT_RECORD = `
   SELECT r.id, r.seq, r.kind, r.name, r.categories, r.status, r.confidence, r.brands, r.notes,
@@ -85,6 +85,9 @@ export interface RecordChange {
 }
 
 export const MAX_PAGE_SIZE = 500;
+
+/** Cursors of `records`, keyed by seq (the prefix keeps cursors already handed out valid). */
+export const RECORD_CURSOR = makeCursor('r1:');
 
 /** Fields `update` may change, and their columns. */
 const PATCH_COLUMNS: Partial<Record<string, string>> = {
@@ -246,13 +249,13 @@ export class RecordStore {
     const { where, params } = filterSql(filter);
     // An empty string is not a cursor either: refuse it rather than silently start from the beginning.
     if (after != null) {
-      params.push(decodeCursor(after, 'after'));
+      params.push(RECORD_CURSOR.decode(after));
       where.push(`r.seq > $${params.length}::bigint`);
     }
     params.push(first + 1);
     const sql = `${SELECT_RECORD} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.seq LIMIT $${params.length}`;
     const { rows } = await this.#db.query<RecordRow>(sql, params);
-    const page = rows.slice(0, first).map((row) => ({ ...toRecord(row), cursor: encodeCursor(row.seq) }));
+    const page = rows.slice(0, first).map((row) => ({ ...toRecord(row), cursor: RECORD_CURSOR.encode(row.seq) }));
     return { records: page, hasNextPage: rows.length > first };
   }
 

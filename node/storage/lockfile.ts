@@ -57,7 +57,11 @@ export class DirLock {
   }
 }
 
-/** Creates the lock file with our pid in it, atomically; false if it exists already. */
+/**
+ * Creates the lock file with our pid in it, atomically; false if it exists already. Like
+ * writeFileExclusive (node/atomic-file.ts, which says why neither is write-file-atomic), but a lock is
+ * not data: it is not flushed, and file systems without hard links get an exclusive create instead.
+ */
 function tryCreate(lockPath: string): boolean {
   const tmp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });

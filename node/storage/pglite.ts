@@ -4,6 +4,7 @@ import { PGlite, types } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult, Statement } from './database.ts';
 import { InFlight, sqlText, StorageError } from './database.ts';
 import { DirLock } from './lockfile.ts';
+import { writeFileAtomic } from '../atomic-file.ts';
 
 export interface PgliteOptions {
   /** Directory of the database files; undefined means in memory (tests). */
@@ -74,9 +75,7 @@ export async function createPgliteTemplate(file: string): Promise<void> {
   const db = await PGlite.create();
   try {
     const dump = await db.dumpDataDir('none');
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
-    fs.renameSync(tmp, file);
+    await writeFileAtomic(file, Buffer.from(await dump.arrayBuffer()));
   } finally {
     await db.close();
   }

@@ -13,7 +13,8 @@ import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { IDENTIFIER_TYPES, type IdentifierType } from '../../node/identifiers/vocabulary.ts';
 import { normalize } from '../../node/identifiers/normalize.ts';
-import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
+import { deriveDigest } from '../../node/indicators/derive.ts';
+import { epochKey } from '../../node/membership/epoch-keyring.ts';
 import { emit, figure, type Figure } from './report.ts';
 
 const { values } = parseArgs({

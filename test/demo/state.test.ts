@@ -34,7 +34,9 @@ describe('demo directory', () => {
 
   it('clears what the demo made but keeps the lock', () => {
     const dir = scratch();
-    for (const f of [STATE_FILE, 'demo.json', 'roster.jsonl', 'genesis.json', LOCK_FILE, '.demo.json.123.ab.tmp']) fs.writeFileSync(path.join(dir, f), 'x');
+    // Temporary files of atomic writes a killed run left: both spellings (node/atomic-file.ts).
+    const leftovers = ['.demo.json.123.ab.tmp', `${STATE_FILE}.2836483012`, 'roster.jsonl.17'];
+    for (const f of [STATE_FILE, 'demo.json', 'roster.jsonl', 'genesis.json', LOCK_FILE, ...leftovers]) fs.writeFileSync(path.join(dir, f), 'x');
     fs.mkdirSync(path.join(dir, 'bazaarly', 'pgdata'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'admins'));
     clearDemoDir(dir, ['bazaarly']);
@@ -45,6 +47,8 @@ describe('demo directory', () => {
     const dir = scratch();
     fs.writeFileSync(path.join(dir, STATE_FILE), 'x');
     fs.writeFileSync(path.join(dir, 'thesis.tex'), 'precious');
+    // Numbered like a temporary file, but not of a file the demo writes.
+    fs.writeFileSync(path.join(dir, 'thesis.tex.2'), 'precious too');
     let err: unknown;
     try {
       clearDemoDir(dir, ['bazaarly']);
@@ -54,7 +58,7 @@ describe('demo directory', () => {
     expect(err).toBeInstanceOf(DemoError);
     expect((err as DemoError).code).toBe('DEMO_DIR_INVALID');
     expect((err as DemoError).message).toContain('thesis.tex');
-    expect(fs.readdirSync(dir).sort()).toEqual([STATE_FILE, 'thesis.tex']);
+    expect(fs.readdirSync(dir).sort()).toEqual([STATE_FILE, 'thesis.tex', 'thesis.tex.2']);
   });
 });
 

@@ -5,7 +5,20 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { loadConfig, type AuthConfig, type Config, type LimitsConfig, type LookupConfig, type LogLevel } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
-import { buildApi, type Api, type ApiOptions } from '../../node/api/server.ts';
+import { buildApi, type Api, type ApiServices } from '../../node/api/server.ts';
+import { ApiMetrics } from '../../node/api/metrics.ts';
+import { CaseDataAudit } from '../../node/api/case-data.ts';
+import { NO_NETWORK } from '../../node/api/resolvers/network.ts';
+import { AuditLog } from '../../node/audit/audit-log.ts';
+import { AuditWriter } from '../../node/audit/audit-writer.ts';
+import { LookupService } from '../../node/lookup/lookup.ts';
+import { RateLimiter } from '../../node/lookup/rate-limit.ts';
+import { MatchStore } from '../../node/matching/store.ts';
+import { RosterProposals } from '../../node/membership/proposals.ts';
+import { RosterStore } from '../../node/membership/roster-store.ts';
+import { RecordExporter } from '../../node/records/export.ts';
+import { RecordStore } from '../../node/records/store.ts';
+import type { IdentifierType } from '../../node/identifiers/vocabulary.ts';
 import { createTokenVerifier, type Role } from '../../node/api/auth.ts';
 import { issueToken, loadOrCreateApiKey, type ApiKey } from '../../node/api/tokens.ts';
 import type { Database } from '../../node/storage/database.ts';
@@ -32,8 +45,8 @@ export interface TestApiOptions {
   logger?: Logger;
   /** The node's admin key (ALLIANCE_ADMIN_KEY): signs roster proposals. Default none. */
   adminKey?: LoadedAdminKey;
-  /** The roster the API uses, made over the test database; default: buildApi's own RosterStore. */
-  roster?: (db: Database) => Promise<NonNullable<ApiOptions['roster']>>;
+  /** The roster the API uses, made over the test database; default: a RosterStore over it. */
+  roster?: (db: Database) => Promise<ApiServices['roster']>;
   /** What lookups read from the node (member id, roster, epoch keys, live epochs); default none. */
   lookup?: (db: Database) => LookupSources | Promise<LookupSources>;
   /** Lookup quota settings (ALLIANCE_LOOKUP_RATE, ALLIANCE_LOOKUP_BURST). */
@@ -65,6 +78,41 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+const NO_LOOKUP_SOURCES: LookupSources = { self: () => undefined, roster: () => null, epochKeys: () => new Map(), liveEpochs: () => [] };
+
+/**
+ * The services an API serves from, over a test database: the real ones, with the roster and the
+ * lookup's view of the node (member id, epoch keys) a test may stand in for with fixtures. The node
+ * itself builds them in node/node.ts.
+ */
+async function testApiServices(db: Database, config: Config, opts: TestApiOptions): Promise<ApiServices> {
+  const store = opts.roster === undefined ? await RosterStore.open(db) : undefined;
+  const roster = opts.roster === undefined ? store! : await opts.roster(db);
+  const sources = opts.lookup === undefined ? NO_LOOKUP_SOURCES : await opts.lookup(db);
+  const records = new RecordStore(db);
+  const audit = new AuditLog(db);
+  const writer = new AuditWriter(db);
+  const lookup = new LookupService(db, sources, writer);
+  const digestsOf = (type: IdentifierType, canonical: string) => lookup.digestsOf(type, canonical);
+  const quota = () => new RateLimiter({ perMinute: config.lookup.ratePerMinute, burst: config.lookup.burst });
+  return {
+    storage: db,
+    records,
+    exporter: new RecordExporter(records, audit, digestsOf),
+    audit,
+    caseData: new CaseDataAudit(writer, digestsOf),
+    lookup,
+    lookupQuota: quota(),
+    normalizeQuota: quota(),
+    matches: new MatchStore(db),
+    matchFeed: opts.matchFeed,
+    roster,
+    rosterState: () => sources.roster() ?? store?.state ?? null,
+    proposals: new RosterProposals(db, async () => roster, opts.adminKey),
+    network: NO_NETWORK,
+  };
+}
+
 /**
  * Builds the real API (`buildApi`) over a fresh migrated database with a real Ed25519 API key in a
  * temporary data directory, listening on 127.0.0.1 on a free port.
@@ -85,9 +133,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const logger = opts.logger ?? createLogger('silent');
   let api: Api;
   try {
-    const roster = opts.roster === undefined ? undefined : await opts.roster(testDb.db);
-    const lookup = opts.lookup === undefined ? undefined : await opts.lookup(testDb.db);
-    api = await buildApi({ config, db: testDb.db, logger, adminKey: opts.adminKey, roster, lookup, matchFeed: opts.matchFeed, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    const services = await testApiServices(testDb.db, config, opts);
+    api = await buildApi({ config, services, metrics: new ApiMetrics({ countRecords: () => services.records.count() }), logger, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();

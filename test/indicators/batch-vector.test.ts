@@ -76,7 +76,7 @@ describe('batch test vector (schema/wire.md)', async () => {
     }
   });
 
-  it('states digests that follow DESIGN §1 with the documented example key', () => {
+  it('states digests that follow schema/wire.md §2 with the documented example key', () => {
     const K = Uint8Array.from({ length: 32 }, (_, i) => i);
     const deriveDigest = (key: Uint8Array, type: string, c: string) => createHmac('sha256', key).update(`alliance:v1:${type}:${c}`).digest('base64url');
     const items = vector.batches.flatMap((b) => b.batch.items);

@@ -189,7 +189,7 @@ describe('verifyBatch rejects tampering with a typed reason', () => {
     const batch = sample();
     const canonical = Buffer.from(encodeBatch(batch)).toString('latin1');
     const variants = [
-      JSON.stringify(batch), // DESIGN field order, not sorted
+      JSON.stringify(batch), // the field order of schema/wire.md §1, not sorted
       JSON.stringify(JSON.parse(canonical), null, 2),
       `${canonical}\n`,
       ` ${canonical}`,

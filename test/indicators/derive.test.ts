@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { deriveDigest, derivationInput, epochKey, indicatorsOf, type IndicatorSource } from '../../node/indicators/derive.ts';
+import { deriveDigest, derivationInput, indicatorsOf, type IndicatorSource } from '../../node/indicators/derive.ts';
+import { epochKey } from '../../node/membership/epoch-keyring.ts';
 
 // Key bytes 0x00..0x1f. Expected digests computed independently with
 // `printf '%s' INPUT | openssl dgst -sha256 -mac HMAC -macopt hexkey:000102…1f -binary | base64url`.
 const KEY = epochKey(Uint8Array.from({ length: 32 }, (_, i) => i));
 
-describe('digest derivation (DESIGN §1)', () => {
+describe('digest derivation (docs/architecture.md, "Keys and digests")', () => {
   it('hashes exactly "alliance:v1:" + type + ":" + canonical under the epoch key', () => {
     expect(derivationInput('email', 'seller@example.com')).toBe('alliance:v1:email:seller@example.com');
     expect(deriveDigest(KEY, 'email', 'seller@example.com')).toBe('X552HDGHD5ilRs-pe4RtYkj89bC__Cn14Z3TN5gJ0oQ');
@@ -23,7 +24,7 @@ describe('digest derivation (DESIGN §1)', () => {
   });
 });
 
-describe('indicators of a record (DESIGN §2)', () => {
+describe('indicators of a record (docs/architecture.md, "Records, refs and indicators")', () => {
   const record: IndicatorSource = {
     ref: 'AAECAwQFBgcICQoLDA0ODw',
     identifiers: [

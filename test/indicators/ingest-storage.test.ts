@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { textArrayLiteral } from '../../node/indicators/batch-store.ts';
+import { textArrayLiteral } from '../../node/storage/sql.ts';
 import { loadMigrations, migrate } from '../../node/storage/migrate.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
 

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IDENTIFIER_TYPES } from '../../node/identifiers/vocabulary.ts';
 import { normalize, NormalizeError } from '../../node/identifiers/normalize.ts';
-import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
+import { deriveDigest } from '../../node/indicators/derive.ts';
+import { epochKey } from '../../node/membership/epoch-keyring.ts';
 import { loadVectors } from '../helpers/vectors.ts';
 
 const KEY = epochKey(Uint8Array.from({ length: 32 }, (_, i) => 255 - i));

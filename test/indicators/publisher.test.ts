@@ -4,7 +4,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey } fr
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BatchStore } from '../../node/indicators/batch-store.ts';
 import { verifyBatch, type Batch } from '../../node/indicators/batch.ts';
-import { deriveDigest, epochKey, type EpochKey } from '../../node/indicators/derive.ts';
+import { deriveDigest } from '../../node/indicators/derive.ts';
+import { epochKey, type EpochKey } from '../../node/membership/epoch-keyring.ts';
 import type { Indicator } from '../../node/indicators/indicator.ts';
 import { Publisher, type PublisherOptions } from '../../node/indicators/publisher.ts';
 import { loadMemberIdentity } from '../../node/membership/keys.ts';

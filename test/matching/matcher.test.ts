@@ -270,7 +270,8 @@ describe.each(STORAGES)('matcher (%s)', (kind) => {
       const feed = new MatchFeed();
       const heard: string[] = [];
       feed.subscribe((ids) => heard.push(...ids));
-      const listener = await MatchListener.start({ connectionString: t.url!, feed, logger: createLogger('silent') });
+      const listener = new MatchListener({ connectionString: t.url!, feed, logger: createLogger('silent') });
+      await listener.start();
       try {
         const notifying = new Matcher(t.db, { self: () => SELF, roster: () => roster, liveEpochs: () => live, notify: true });
         const r = await record('Notified');

@@ -1,5 +1,5 @@
 /**
- * Admission on the P2P listener (DESIGN §4, schema/wire.md §10 "Transport and admission"): an outsider
+ * Admission on the P2P listener (docs/architecture.md, "The exchange"; schema/wire.md §10 "Transport and admission"): an outsider
  * who holds idle or slow TCP connections on a member's port, re-opening each as soon as the node
  * closes it, must not keep real members from connecting. Real libp2p hosts on loopback; the outsider
  * is plain node:net sockets from loopback addresses of its own (127.0.0.2 and up).

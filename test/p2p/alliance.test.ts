@@ -8,7 +8,8 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createHost } from '../../node/p2p/host.ts';
 import { requestHeads } from '../../node/p2p/protocols.ts';
 import { WireError } from '../../node/p2p/wire.ts';
-import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
+import { deriveDigest } from '../../node/indicators/derive.ts';
+import { epochKey } from '../../node/membership/epoch-keyring.ts';
 import { loadEpochKeys } from '../../node/membership/epoch-keys.ts';
 import { STORAGES } from '../helpers/storage.ts';
 import { TestAlliance, eventually, memberStorage, startMember, type NodeStorage, type TestNode } from '../helpers/alliance.ts';
@@ -136,7 +137,7 @@ describe.each(STORAGES)('a three-member alliance on loopback (%s)', (kind) => {
       expect(at('alpha').node.exchange!.host.getConnections(outsider.peerId)).toHaveLength(0);
       // Outbound: alpha will not dial it either.
       await expect(at('alpha').node.exchange!.host.dial(outsider.peerId, { signal: AbortSignal.timeout(5000) })).rejects.toThrow(/gater|denied|refused/i);
-      const metrics = await at('alpha').node.api.metrics.registry.getSingleMetricAsString('alliance_p2p_peers');
+      const metrics = await at('alpha').node.metrics.registry.getSingleMetricAsString('alliance_p2p_peers');
       expect(metrics).toMatch(/state="known"\} 2/);
     } finally {
       await outsider.stop();

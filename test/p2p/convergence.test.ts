@@ -1,5 +1,5 @@
 /**
- * Convergence of a real alliance on loopback (DESIGN §2, §4; schema/wire.md §9-§10): five member
+ * Convergence of a real alliance on loopback (docs/architecture.md, "The exchange"; schema/wire.md §9-§10): five member
  * nodes, each over its own PostgreSQL database, go through record adds, retractions, restarts, the
  * revocation of a member with the epoch rotation that follows it, and a node that lets the old epoch
  * expire at once; a three-member alliance on embedded PGlite goes through the core of it.
@@ -13,7 +13,8 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveDigest, epochKey } from '../../node/indicators/derive.ts';
+import { deriveDigest } from '../../node/indicators/derive.ts';
+import { epochKey } from '../../node/membership/epoch-keyring.ts';
 import { lockOrigins } from '../../node/indicators/batch-store.ts';
 import { epochKeyPath, loadEpochKeys } from '../../node/membership/epoch-keys.ts';
 import { epochKeyInstaller, type EpochInstallOutcome } from '../../node/membership/epoch-install.ts';
@@ -201,7 +202,7 @@ async function rowsOfRef(n: TestNode, origin: string, ref: string): Promise<Arra
 
 /** The `ref` handle of a record at its own node. */
 async function refOf(n: TestNode, recordId: string): Promise<string> {
-  const { rows } = await n.node.db.query<{ ref: string }>("SELECT rtrim(translate(encode(ref, 'base64'), '+/', '-_'), '=') AS ref FROM records WHERE id = $1", [recordId]);
+  const { rows } = await n.node.db.query<{ ref: string }>('SELECT ref FROM records WHERE id = $1', [recordId]);
   return rows[0]!.ref;
 }
 

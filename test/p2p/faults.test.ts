@@ -1,5 +1,5 @@
 /**
- * Bad inputs and faults of the exchange, end to end (DESIGN §1, §4; schema/wire.md §9, §10): real
+ * Bad inputs and faults of the exchange, end to end (docs/architecture.md, "The exchange"; schema/wire.md §9, §10): real
  * member nodes over their own storage, on loopback, attacked by a test libp2p host that speaks as a
  * member whose node is not running (its own peer key, so the gater admits it), publishing crafted
  * batches on the batches topic and writing raw bytes to the heads and sync protocols. For each case:
@@ -121,7 +121,7 @@ async function versionTwo(alliance: TestAlliance, identity: MemberIdentity): Pro
 // Observing a node
 
 async function metric(n: TestNode, name: string, labels: Record<string, string>): Promise<number> {
-  const m = await n.node.api.metrics.registry.getSingleMetric(name)?.get();
+  const m = await n.node.metrics.registry.getSingleMetric(name)?.get();
   return m?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
 

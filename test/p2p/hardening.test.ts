@@ -53,7 +53,7 @@ async function heads(n: TestNode): Promise<Head[]> {
 }
 
 async function metric(n: TestNode, name: string, labels: Record<string, string>): Promise<number> {
-  const m = await n.node.api.metrics.registry.getSingleMetric(name)?.get();
+  const m = await n.node.metrics.registry.getSingleMetric(name)?.get();
   return m?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
 

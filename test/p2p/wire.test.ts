@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isControlFrame, parseHeadsResponse, parseSyncRequest, TokenBuckets } from '../../node/p2p/protocols.ts';
+import { isControlFrame, parseHeadsResponse, parseSyncRequest } from '../../node/p2p/protocols.ts';
 import { Deadline, decodeVarint, encodeFrame, encodeVarint, frameText, parseJsonFrame, varintLength, WireError } from '../../node/p2p/wire.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -122,26 +122,5 @@ describe('request and response shapes', () => {
     expect(code(() => parseHeadsResponse({ ...ok, origins: [{ origin: 'm1', seq: 1 }] }, 10))).toBe('MALFORMED');
     const many = Array.from({ length: 11 }, (_, i) => ({ origin: `m${i}`, seq: 1, hash: HASH }));
     expect(code(() => parseHeadsResponse({ v: 1, roster: null, origins: many }, 10))).toBe('FRAME_TOO_LARGE');
-  });
-});
-
-describe('TokenBuckets', () => {
-  it('allows a burst, then the refill rate, per key', () => {
-    const b = new TokenBuckets({ perSecond: 10, burst: 20 });
-    for (let i = 0; i < 20; i++) expect(b.take('p1', 0).ok).toBe(true);
-    const refused = b.take('p1', 0);
-    expect(refused).toEqual({ ok: false, retryAfterMs: 100 });
-    expect(b.take('p2', 0).ok).toBe(true);
-    expect(b.take('p1', 50).ok).toBe(false);
-    expect(b.take('p1', 100).ok).toBe(true);
-    // A long pause refills to the burst, not beyond it.
-    for (let i = 0; i < 20; i++) expect(b.take('p1', 100_000).ok).toBe(true);
-    expect(b.take('p1', 100_000).ok).toBe(false);
-  });
-
-  it('refuses nonsense limits', () => {
-    expect(() => new TokenBuckets({ perSecond: 0, burst: 1 })).toThrow(RangeError);
-    expect(() => new TokenBuckets({ perSecond: 1, burst: 0 })).toThrow(RangeError);
-    expect(() => new TokenBuckets({ perSecond: Number.NaN, burst: 1 })).toThrow(RangeError);
   });
 });

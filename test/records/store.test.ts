@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RecordStore, insertRecords, MAX_PAGE_SIZE, type RecordFilter } from '../../node/records/store.ts';
-import { decodeCursor, encodeCursor } from '../../node/records/cursor.ts';
+import { RecordStore, insertRecords, MAX_PAGE_SIZE, RECORD_CURSOR, type RecordFilter } from '../../node/records/store.ts';
 import { RecordError, validateRecordInput, validateRecordPatch, type Actor, type RawRecordInput, type StoredRecord } from '../../node/records/model.ts';
 import { AllianceError, ValidationError } from '../../node/errors.ts';
 import { STORAGES, openTestDb, type TestDb } from '../helpers/storage.ts';
@@ -26,10 +25,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('cursors', () => {
   it('round-trip a sequence number and are opaque', () => {
-    const c = encodeCursor('123456789012345678');
+    const c = RECORD_CURSOR.encode('123456789012345678');
     expect(c).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(c).not.toContain('123');
-    expect(decodeCursor(c, 'after')).toBe('123456789012345678');
+    expect(RECORD_CURSOR.decode(c, 'after')).toBe('123456789012345678');
   });
 
   it.each([
@@ -45,7 +44,7 @@ describe('cursors', () => {
   ])('refuse a cursor that is %s, naming the field', (_, cursor) => {
     let err: unknown;
     try {
-      decodeCursor(cursor, 'after');
+      RECORD_CURSOR.decode(cursor, 'after');
     } catch (e) {
       err = e;
     }

@@ -28,11 +28,11 @@ function memberView(m: Member) {
 }
 
 /** `alliance`, `members`, `rosterAlarms` (schema/membership.graphql). Public keys and ids only: never key material. */
-export function membershipResolvers(roster: () => Promise<RosterSource>) {
+export function membershipResolvers(roster: RosterSource) {
   return {
     Query: {
       async alliance() {
-        const state = await (await roster()).refresh();
+        const state = await roster.refresh();
         if (state === null) return null;
         return {
           id: state.alliance,
@@ -47,11 +47,11 @@ export function membershipResolvers(roster: () => Promise<RosterSource>) {
         };
       },
       async members(_: unknown, args: { status?: string[] | null }) {
-        const state = await (await roster()).refresh();
+        const state = await roster.refresh();
         return state === null ? [] : filterMembers(state.members, args.status).map(memberView);
       },
       async rosterAlarms() {
-        return (await roster()).alarms();
+        return roster.alarms();
       },
     },
   };

@@ -51,12 +51,12 @@ export const SafeInt = new GraphQLScalarType({
   },
 });
 
-export function networkResolvers(network: () => NetworkSource) {
+export function networkResolvers(network: NetworkSource) {
   return {
     SafeInt,
     Query: {
-      network: () => network().status(),
-      batchAlarms: () => network().batchAlarms(),
+      network: () => network.status(),
+      batchAlarms: () => network.batchAlarms(),
     },
   };
 }

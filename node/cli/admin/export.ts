@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomicSync } from '../../atomic-file.ts';
 import type { Command } from '../command.ts';
 import { configFrom, STORAGE_OPTIONS, STORAGE_USAGE } from '../options.ts';
 
@@ -38,10 +37,7 @@ ${STORAGE_USAGE}`,
     if (out === undefined) {
       process.stdout.write(text);
     } else {
-      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-      const tmp = `${out}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, text);
-      fs.renameSync(tmp, out);
+      writeFileAtomicSync(out, text, { dirMode: 0o777 });
     }
     process.stderr.write(`alliance admin export: ${head}${out === undefined ? '' : ` written to ${out}`}\n`);
     return 0;

@@ -14,9 +14,8 @@
  */
 import fs from 'node:fs';
 import { readRosterFile, RosterFileError } from '../../membership/roster-file.ts';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { AllianceError } from '../../errors.ts';
+import { writeFileAtomicSync, writeFileExclusive } from '../../atomic-file.ts';
 import { applyEntry, checkEntry, isRosterError, memberById, parseSignedEntry, serializeSignedEntry, type ParsedEntry, type RosterState, type SignedEntry } from '../../membership/roster.ts';
 import type { AdminKey, Member } from '../../membership/types.ts';
 
@@ -131,34 +130,19 @@ export function proposalText(signed: SignedEntry): string {
 }
 
 /**
- * Writes a new file (FILE_EXISTS if it exists: a proposal file may carry signatures, it is never
- * silently replaced). Creates missing parent directories.
+ * Writes a new file, whole or not at all (FILE_EXISTS if it exists: a proposal file may carry
+ * signatures, it is never silently replaced). Creates missing parent directories. Proposal files are
+ * passed between admins: mode and directories as the umask gives them, like any file of the user's.
  */
 export function writeNewFile(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  try {
-    fs.writeFileSync(file, text, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AdminToolError('FILE_EXISTS', `${file} already exists; choose another --out (a proposal file is never overwritten)`, { file });
-    throw err;
+  if (!writeFileExclusive(file, text, { mode: 0o666, dirMode: 0o777 })) {
+    throw new AdminToolError('FILE_EXISTS', `${file} already exists; choose another --out (a proposal file is never overwritten)`, { file });
   }
 }
 
-/** Replaces a file atomically (temporary file in the same directory, then rename), keeping its mode. */
+/** Replaces a file atomically (node/atomic-file.ts), keeping its mode. */
 export function replaceFile(file: string, text: string): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode: number | undefined;
-  try {
-    mode = fs.statSync(file).mode & 0o777;
-  } catch {
-    mode = undefined;
-  }
-  try {
-    fs.writeFileSync(tmp, text, { flag: 'wx', ...(mode === undefined ? {} : { mode }) });
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
+  writeFileAtomicSync(file, text);
 }
 
 /**

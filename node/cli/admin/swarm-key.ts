@@ -21,7 +21,7 @@ Options:
     const fs = await import('node:fs');
     const path = await import('node:path');
     const { generateSwarmKey } = await import('../../p2p/host.ts');
-    const { writeFileExclusive } = await import('../../membership/keys.ts');
+    const { writeFileExclusive } = await import('../../atomic-file.ts');
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true, mode: 0o700 });
     if (!writeFileExclusive(out, generateSwarmKey())) {
       process.stderr.write(`error SWARM_KEY_EXISTS: ${out} already exists; it is never overwritten\n`);

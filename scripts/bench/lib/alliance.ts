@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { epochKey, type EpochKey } from '../../../node/indicators/derive.ts';
+import { epochKey, type EpochKey } from '../../../node/membership/epoch-keyring.ts';
 import { toWireTime } from '../../../node/encoding/time.ts';
 import { newEpochKey, wrapEpochKey } from '../../../node/membership/epoch-keys.ts';
 import { generateAdminKey, initMemberIdentity, loadAdminKey, loadMemberIdentity, type MemberIdentity } from '../../../node/membership/keys.ts';

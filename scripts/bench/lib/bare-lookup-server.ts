@@ -11,7 +11,8 @@
  * Prints `listening <port>` on stdout when ready.
  */
 import Fastify from 'fastify';
-import { deriveDigest, epochKey } from '../../../node/indicators/derive.ts';
+import { deriveDigest } from '../../../node/indicators/derive.ts';
+import { epochKey } from '../../../node/membership/epoch-keyring.ts';
 import { tryNormalize } from '../../../node/identifiers/normalize.ts';
 import { LOOKUP_STATEMENT } from '../../../node/lookup/lookup.ts';
 import type { IdentifierType } from '../../../node/identifiers/vocabulary.ts';

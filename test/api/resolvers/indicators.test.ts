@@ -78,11 +78,12 @@ describe('normalize is bounded like lookup', () => {
   afterAll(() => t?.close());
 
   it('a thousand long URLs are normalised without holding the event loop over 50 ms', async () => {
-    const token = await t.token('trust', { sub: 'url-checker' });
     const ids = Array.from({ length: 1000 }, (_, i) => ({ type: 'URL', value: costlyUrl(i) }));
     // Warm: the first call of a process compiles the normalisers.
     await t.gql(NORMALIZE, { ids: ids.slice(0, 50) }, await t.token('trust', { sub: 'warm' }));
-    const { result: r, stallMs } = await leastStall(() => t.gql<{ normalize: Array<{ canonical: string | null }> }>(NORMALIZE, { ids }, token), 50);
+    // Each try as another subject: one try spends a subject's whole burst.
+    let tries = 0;
+    const { result: r, stallMs } = await leastStall(async () => t.gql<{ normalize: Array<{ canonical: string | null }> }>(NORMALIZE, { ids }, await t.token('trust', { sub: `url-checker-${tries++}` })), 50);
     expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
     expect(r.body.data!.normalize.filter((x) => x.canonical !== null)).toHaveLength(1000);
     expect(stallMs).toBeLessThan(50);

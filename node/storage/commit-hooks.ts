@@ -11,8 +11,12 @@
  *   const hooks = new CommitHooks();
  *   const db2 = hooks.wrap(db);            // hand db2 to whatever opens the transactions
  *   hooks.afterCommit(tx, () => feed.publish(ids));
+ *
+ * A transaction opened on the unwrapped database carries no callbacks: `beforeCommit` and
+ * `afterCommit` then return false and register nothing, and the caller decides (the matcher runs its
+ * step at once and warns, once, that it cannot push what it raised).
  */
-import type { Database, Queryable, QueryResult } from '../storage/database.ts';
+import type { Database, Queryable, QueryResult } from './database.ts';
 
 interface Pending {
   before: Array<() => Promise<void>>;
