@@ -73,6 +73,8 @@ export interface ApiOptions {
   metrics: ApiMetrics;
   verifyToken: TokenVerifier;
   logger: Logger;
+  /** How long a WebSocket may wait before connection_init, ms; default 3 s (graphql-ws'). */
+  subscriptionInitTimeoutMs?: number | undefined;
 }
 
 export interface Api {
@@ -246,6 +248,7 @@ export async function buildApi(opts: ApiOptions): Promise<Api> {
       validationRules: limitValidationRules(config.limits),
       authorize: (payload) => authorizeSubscriber(payload, verifyToken, subscriptionRoles, logger),
       caseDataAudit: services.caseData,
+      connectionInitWaitTimeout: opts.subscriptionInitTimeoutMs,
       metrics,
       logger,
     });

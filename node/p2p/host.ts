@@ -1,5 +1,5 @@
 /**
- * The node's libp2p host (DESIGN §1, §4): TCP, noise, yamux, identify, ping and gossipsub, closed to
+ * The node's libp2p host (docs/architecture.md, "The exchange"): TCP, noise, yamux, identify, ping and gossipsub, closed to
  * everyone but roster members by a connection gater, and optionally by a pre-shared key (pnet).
  * Connections still in their handshake, which could be anyone's, are limited by one policy
  * (`ConnectionLimits`): libp2p's own pending limit, rate limit and upgrade timeout, divided by the

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
- * Prometheus metrics of the exchange (DESIGN §4): peers, batches received and published, sync
+ * Prometheus metrics of the exchange (docs/architecture.md, "The exchange"): peers, batches received and published, sync
  * requests and stream errors. They register on the API's registry so that one `/metrics` scrape shows
  * everything. Label values are fixed vocabularies (outcomes, reasons, error codes, protocol names) or
  * member ids, never identifiers, digests, refs or peer addresses: every value is checked against its

@@ -1,5 +1,5 @@
 /**
- * The roster as a peer directory (DESIGN §2, §4): which peers may connect, and keeping connected to them.
+ * The roster as a peer directory (docs/architecture.md, "The exchange"): which peers may connect, and keeping connected to them.
  *
  * The allowed peers are the ACTIVE members other than this node, by peer id. The host's connection
  * gater asks `isAllowed`, so a suspended or revoked member is refused from the moment `update()` has

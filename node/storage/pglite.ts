@@ -67,13 +67,15 @@ async function openTemplate(file: string): Promise<Blob> {
 }
 
 /**
- * Writes a template for `openPglite`: an empty database as initdb leaves it (no schema: migrations
- * still run on every database made from it). Written to a temporary file and renamed, so a reader
+ * Writes a template for `openPglite`: a database as initdb leaves it, or, with `prepare`, as that
+ * leaves it (the test suite's migrated template). Migrations still run on every database made from it
+ * (none are due on a migrated one). Written to a temporary file and renamed, so a reader
  * never sees half a template.
  */
-export async function createPgliteTemplate(file: string): Promise<void> {
-  const db = await PGlite.create();
+export async function createPgliteTemplate(file: string, opts: { prepare?: (db: Database) => Promise<unknown> } = {}): Promise<void> {
+  const db = await PGlite.create({ parsers: INT8_AS_TEXT });
   try {
+    if (opts.prepare !== undefined) await opts.prepare(new PgliteDatabase(db, undefined));
     const dump = await db.dumpDataDir('none');
     await writeFileAtomic(file, Buffer.from(await dump.arrayBuffer()));
   } finally {

@@ -57,6 +57,10 @@ export interface TestApiOptions {
   matchFeed?: MatchFeed;
   /** ALLIANCE_METRICS_TOKEN; default none (/metrics open). */
   metricsToken?: string;
+  /** The quotas' clock (ms); default the real one. */
+  clock?: () => number;
+  /** How long a WebSocket may wait before connection_init, ms; default the node's (3 s). */
+  subscriptionInitTimeoutMs?: number;
 }
 
 export interface TestApi {
@@ -94,7 +98,7 @@ async function testApiServices(db: Database, config: Config, opts: TestApiOption
   const writer = new AuditWriter(db);
   const lookup = new LookupService(db, sources, writer);
   const digestsOf = (type: IdentifierType, canonical: string) => lookup.digestsOf(type, canonical);
-  const quota = () => new RateLimiter({ perMinute: config.lookup.ratePerMinute, burst: config.lookup.burst });
+  const quota = () => new RateLimiter({ perMinute: config.lookup.ratePerMinute, burst: config.lookup.burst, now: opts.clock });
   return {
     storage: db,
     records,
@@ -134,7 +138,14 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   let api: Api;
   try {
     const services = await testApiServices(testDb.db, config, opts);
-    api = await buildApi({ config, services, metrics: new ApiMetrics({ countRecords: () => services.records.count() }), logger, verifyToken: createTokenVerifier(config.auth, key.publicKey) });
+    api = await buildApi({
+      config,
+      services,
+      metrics: new ApiMetrics({ countRecords: () => services.records.count() }),
+      logger,
+      verifyToken: createTokenVerifier(config.auth, key.publicKey),
+      subscriptionInitTimeoutMs: opts.subscriptionInitTimeoutMs,
+    });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
   } catch (err) {
     await testDb.close();
