@@ -6,8 +6,8 @@ import { AllianceError } from './errors.ts';
  * command-line flag if it has one, how its value is read and checked (with its bounds), its default
  * and its line in the docs. Everything else derives from the table: `DEFAULTS`, `loadConfig` (which
  * reads and checks every setting, naming the setting in any ConfigError), the flags `loadConfig`
- * takes, and the README's configuration table (`settingsMarkdown`, printed by
- * `scripts/docs/settings-table.ts`; a test keeps the README equal to it). A setting is added, or a
+ * takes, and the configuration table of docs/operator.md (`settingsMarkdown`, printed by
+ * `scripts/docs/settings-table.ts`; a test keeps the guide equal to it). A setting is added, or a
  * default changed, here only.
  *
  * Precedence: command-line flags, then environment variables (an empty one counts as unset), then
@@ -598,7 +598,7 @@ function defaultCell(d: Default): string {
   return typeof d === 'number' ? String(d) : `\`${d}\``;
 }
 
-/** The README's configuration table (Markdown, one row per setting, in the table's order). */
+/** The configuration table of docs/operator.md (Markdown, one row per setting, in the table's order). */
 export function settingsMarkdown(): string {
   const row = (cells: string[]) => `|${cells.map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`;
   const lines = [row(['setting', 'flag', 'environment', 'default']), '|---|---|---|---|'];

@@ -1,5 +1,5 @@
 /**
- * A revoked member's indicators are dropped at once (README, "Epochs"; its batches stay, they are the
+ * A revoked member's indicators are dropped at once (docs/network.md, "Epochs"; its batches stay, they are the
  * chain). This is the indicator store's policy, driven by roster changes, and every node runs it:
  * with or without a member identity, and so with or without the network exchange.
  *
