@@ -80,23 +80,22 @@ async function seedOwn(db: Database, peer: readonly Indicator[]): Promise<number
   const own = { id: [] as string[], ref: [] as string[], type: [] as string[], digest: [] as string[] };
   for (let i = 0; i < count; i++) {
     const shared = i * 10 < peer.length && (i * 10) % OVERLAP === 0 ? peer[i * 10] : undefined;
-    const ref = randomBytes(16);
     own.id.push(randomUUID());
-    own.ref.push(ref.toString('hex'));
+    own.ref.push(randomBytes(16).toString('base64url'));
     own.type.push(shared?.type ?? TYPES[i % 3]!);
     own.digest.push(shared?.digest ?? randomBytes(32).toString('base64url'));
   }
   await db.transaction(async (tx) => {
     await tx.query(
       `INSERT INTO records (id, kind, name, status, confidence, created_by, updated_by, ref)
-       SELECT id, 'SELLER', 'Seller', 'CONFIRMED', 80, 'bench', 'bench', decode(ref, 'hex') FROM unnest($1::uuid[], $2::text[]) AS r(id, ref)`,
+       SELECT id, 'SELLER', 'Seller', 'CONFIRMED', 80, 'bench', 'bench', ref FROM unnest($1::uuid[], $2::text[]) AS r(id, ref)`,
       [own.id, own.ref],
     );
     // Published long ago: nothing for the publisher to do.
     await tx.query('DELETE FROM indicator_outbox');
     await tx.query(
       `INSERT INTO indicators (origin, type, digest, ref, epoch, categories, status, confidence, first_seen, expires_at, seq)
-       SELECT $1, type, digest, rtrim(translate(encode(decode(ref, 'hex'), 'base64'), '+/', '-_'), '='), 1, '{COUNTERFEIT}', 'CONFIRMED', 80, '2026-11-01', now() + interval '1 year', 1
+       SELECT $1, type, digest, ref, 1, '{COUNTERFEIT}', 'CONFIRMED', 80, '2026-11-01', now() + interval '1 year', 1
          FROM unnest($2::text[], $3::text[], $4::text[]) AS o(ref, type, digest)`,
       [SELF, own.ref, own.type, own.digest],
     );
