@@ -268,7 +268,8 @@ describe('alliance admin: offline workflow', () => {
 
     await fails(['admin', 'propose', '--roster', ROSTER(), '--type', 'admin.remove', '--kid', 'not-an-admin', '--out', W('x.json')], 1, /not-an-admin is not an admin.*\[PROPOSAL_REFUSED\]/);
     const rm = W('gov-remove.json');
-    await ok(['admin', 'propose', '--roster', ROSTER(), '--type', 'admin.remove', '--kid', kid4, '--out', rm]);
+    // A kid is base64url and may begin with '-': the `--kid=` form is what the CLI's help asks for then.
+    await ok(['admin', 'propose', '--roster', ROSTER(), '--type', 'admin.remove', `--kid=${kid4}`, '--out', rm]);
     await signBy(rm, 1, 2);
     // Two signatures no longer make a quorum.
     await expect(submit(rm)).rejects.toSatisfy((e) => isRosterError(e, 'insufficient_signatures'));
